@@ -1,0 +1,117 @@
+"""What a rule reports: findings, their severity and the fix that goes with them."""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Literal
+
+
+class Severity(enum.IntEnum):
+    INFO = 1
+    WARNING = 2
+    ERROR = 3
+
+    @classmethod
+    def parse(cls, text: str) -> Severity:
+        try:
+            return cls[text.strip().upper()]
+        except KeyError:
+            raise ValueError(f"unknown severity {text!r} (expected error, warning or info)") from None
+
+    def __str__(self) -> str:
+        return self.name.lower()
+
+
+Applicability = Literal["safe", "unsafe", "display_only"]
+EditKind = Literal["replace", "insert", "delete"]
+
+
+@dataclass(frozen=True)
+class Edit:
+    """One textual change to one directive, anchored to a file and line.
+
+    replace: the directive `directive` that starts at `line` becomes `text`.
+    insert:  `text` goes into the block whose opening `{` is on `line`
+             (or, with `line` pointing at a simple directive and `after=True`,
+             right after that directive), in `file`.
+    delete:  the directive `directive` at `line` is removed.
+    `text` is one or more complete directives, e.g. "proxy_read_timeout 60s;".
+    """
+
+    kind: EditKind
+    file: str
+    line: int
+    text: str = ""
+    directive: str = ""
+    after: bool = False
+
+
+@dataclass(frozen=True)
+class Fix:
+    """A concrete change that removes the problem.
+
+    `description` says what to change and where, with the exact directives;
+    `edits` is the same change in machine-applicable form (may be empty when
+    the change is outside nginx's config, e.g. a php-fpm pool setting).
+    """
+
+    description: str
+    edits: tuple[Edit, ...] = ()
+    applicability: Applicability = "unsafe"
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    slug: str
+    severity: Severity
+    file: str
+    line: int
+    message: str
+    mechanism: str = ""
+    fix: Fix | None = None
+    column: int = 1
+    context: str = ""
+
+    @property
+    def sort_key(self) -> tuple[str, int, int, str, str]:
+        return (self.file, self.line, self.column, self.rule, self.message)
+
+    def to_dict(self) -> dict[str, object]:
+        fix: dict[str, object] | None = None
+        if self.fix is not None:
+            fix = {
+                "description": self.fix.description,
+                "applicability": self.fix.applicability,
+                "edits": [
+                    {
+                        "kind": e.kind,
+                        "file": e.file,
+                        "line": e.line,
+                        "directive": e.directive,
+                        "text": e.text,
+                        "after": e.after,
+                    }
+                    for e in self.fix.edits
+                ],
+            }
+        return {
+            "rule": self.rule,
+            "slug": self.slug,
+            "severity": str(self.severity),
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "context": self.context,
+            "message": self.message,
+            "mechanism": self.mechanism,
+            "fix": fix,
+        }
+
+
+@dataclass
+class LintResult:
+    """Everything one run produced: findings plus the files that were read."""
+
+    findings: list[Finding] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
