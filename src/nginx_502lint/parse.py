@@ -1,0 +1,621 @@
+"""The crossplane adapter: turns nginx config files into one tree of `Node`s.
+
+crossplane is the parser of record, but we own everything around it:
+we open every file ourselves (regular files only, size-capped, so a FIFO or
+/dev/zero can never hang or exhaust us), decode it the way nginx reads it,
+resolve `include` like nginx does (per include site, so a snippet included
+from two contexts is checked in both), and turn every crossplane trap
+(empty error texts, BOM, `}`-terminated directives, runaway nesting, Lua
+blocks it does not know) into a `ParseProblem` with a file, a line and a text.
+"""
+from __future__ import annotations
+
+import fnmatch
+import glob
+import io
+import os
+import stat
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+MAX_DEPTH = 200
+DEFAULT_MAX_FILE_SIZE = 128 * 1024 * 1024
+MAX_INCLUDE_EXPANSIONS = 200_000
+
+
+class Node:
+    """One directive. `block` is None for simple directives, a list for blocks."""
+
+    __slots__ = ("name", "args", "file", "line", "block", "parent", "synthetic")
+
+    def __init__(
+        self,
+        name: str,
+        args: list[str],
+        file: str,
+        line: int,
+        block: list[Node] | None = None,
+        parent: Node | None = None,
+        synthetic: bool = False,
+    ) -> None:
+        self.name = name
+        self.args = args
+        self.file = file
+        self.line = line
+        self.block = block
+        self.parent = parent
+        self.synthetic = synthetic
+
+    def __repr__(self) -> str:
+        return f"Node({self.name!r}, {self.args!r}, {self.file}:{self.line})"
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}:{self.line}"
+
+    def text(self) -> str:
+        """The directive as nginx-valid text, e.g. `proxy_read_timeout 60s;`."""
+        return format_directive(self.name, self.args)
+
+    def ancestors(self) -> Iterator[Node]:
+        node = self.parent
+        while node is not None:
+            yield node
+            node = node.parent
+
+    def walk(self) -> Iterator[Node]:
+        """Every node below this one, depth first, in file order."""
+        stack = list(reversed(self.block or ()))
+        while stack:
+            node = stack.pop()
+            yield node
+            if node.block:
+                stack.extend(reversed(node.block))
+
+
+def quote_arg(arg: str) -> str:
+    if arg == "" or any(c in arg for c in " \t\n;{}\"'#") and not arg.startswith("$"):
+        return '"' + arg.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return arg
+
+
+def format_directive(name: str, args: list[str] | tuple[str, ...]) -> str:
+    return " ".join([name, *(quote_arg(a) for a in args)]) + ";"
+
+
+@dataclass
+class SourceFile:
+    path: str
+    text: str
+    comments: list[tuple[int, str]] = field(default_factory=list)
+    analysed: bool = True
+    _lines: list[str] | None = None
+
+    def line_text(self, line: int) -> str:
+        if self._lines is None:
+            self._lines = self.text.split("\n")
+        if 1 <= line <= len(self._lines):
+            return self._lines[line - 1]
+        return ""
+
+    def column_of(self, line: int, word: str) -> int:
+        index = self.line_text(line).find(word) if word else -1
+        return index + 1 if index >= 0 else 1
+
+
+@dataclass(frozen=True)
+class ParseProblem:
+    """A fact the parser found; rules E001 and E006 turn these into findings."""
+
+    rule: str  # "E001" or "E006"
+    file: str
+    line: int
+    message: str
+    detail: str = ""
+
+
+@dataclass
+class ParsedConfig:
+    root: Node
+    main_file: str
+    files: dict[str, SourceFile]
+    problems: list[ParseProblem]
+    fragment_context: str | None = None
+    includes: list[tuple[Node, list[str]]] = field(default_factory=list)
+
+    def source(self, path: str) -> SourceFile | None:
+        return self.files.get(path)
+
+
+class InputError(Exception):
+    """The input cannot be read at all (usage-level error, exit 2)."""
+
+
+# --- reading ---------------------------------------------------------------------
+
+class FileSystem:
+    """Where file contents come from: the disk, or a map of virtual files (nginx -T, stdin)."""
+
+    def __init__(self, virtual: dict[str, str] | None = None, allow_disk: bool = True) -> None:
+        self.virtual = virtual or {}
+        self.allow_disk = allow_disk
+
+    def exists(self, path: str) -> bool:
+        if path in self.virtual:
+            return True
+        return self.allow_disk and os.path.lexists(path)
+
+    def glob(self, pattern: str) -> list[str]:
+        found = {p for p in self.virtual if fnmatch.fnmatchcase(p, pattern)}
+        if self.allow_disk:
+            found.update(glob.glob(pattern))
+        return sorted(p for p in found if not os.path.basename(p).startswith("."))
+
+    def read(self, path: str, max_size: int) -> str:
+        """Return decoded text or raise OSError/ValueError with an nginx-style reason."""
+        if path in self.virtual:
+            return reject_bom(self.virtual[path])
+        if not self.allow_disk:
+            raise FileNotFoundError(2, "No such file or directory", path)
+        st = os.stat(path)
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError(21, "Is a directory", path)
+        if not stat.S_ISREG(st.st_mode):
+            raise ValueError("not a regular file (FIFO, socket or device); not read")
+        if st.st_size > max_size:
+            raise ValueError(f"file is larger than {max_size // (1024 * 1024)} MiB; not read")
+        with open(path, "rb") as handle:
+            data = handle.read(max_size + 1)
+        if len(data) > max_size:
+            raise ValueError(f"file is larger than {max_size // (1024 * 1024)} MiB; not read")
+        return decode_config_bytes(data)
+
+
+class EncodingProblem(ValueError):
+    def __init__(self, message: str, line: int = 1, text: str | None = None) -> None:
+        super().__init__(message)
+        self.line = line
+        self.text = text  # analysable text, when the problem still lets us read the file
+
+
+def decode_config_bytes(data: bytes) -> str:
+    """Decode like nginx reads: bytes as they are, lines on LF only.
+
+    Raises EncodingProblem for what nginx would reject outright (UTF-16, NUL
+    bytes) or misread (a UTF-8 BOM, which nginx glues to the first directive).
+    """
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise EncodingProblem("file is UTF-16 encoded; nginx reads configuration as ASCII/UTF-8 bytes")
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        line = data.count(b"\n", 0, nul) + 1
+        raise EncodingProblem("file contains a NUL byte (binary file?); nginx cannot read it as configuration", line)
+    text = data.decode("utf-8", errors="replace")
+    # nginx counts only LF as a line break; a lone CR is plain whitespace to it.
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", " ")
+    return reject_bom(text)
+
+
+def reject_bom(text: str) -> str:
+    if text.startswith("\ufeff"):
+        raise EncodingProblem(
+            "file starts with a UTF-8 byte order mark: nginx reads it as part of the first "
+            'directive and fails with "unknown directive"; save the file without BOM',
+            1,
+            text[1:],
+        )
+    return text
+
+
+# --- crossplane ------------------------------------------------------------------
+
+class _TokenFacts:
+    """What we learn while tokens stream past, at no extra lexing cost."""
+
+    def __init__(self) -> None:
+        self.last_line = 1
+        self.brace_terminated: list[tuple[int, str]] = []
+        self.unknown_lua: list[tuple[int, str]] = []
+
+
+class _AdapterSyntaxError(Exception):
+    def __init__(self, message: str, line: int | None) -> None:
+        super().__init__(message)
+        self.strerror = message
+        self.lineno = line
+
+
+_LUA_SUFFIXES = ("_by_lua_block",)
+_patch_lock = threading.Lock()
+
+
+def _known_lua_blocks() -> frozenset[str]:
+    try:
+        from crossplane.ext.lua import LuaBlockPlugin
+
+        return frozenset(LuaBlockPlugin.directives)
+    except Exception:  # a fork without the plugin: every Lua block is unknown
+        return frozenset()
+
+
+def _raw_tokens(text: str, name: str) -> Iterator[tuple[str, int, bool]]:
+    import crossplane.lexer as cp_lexer
+
+    lex_file_object: Callable[..., Iterator[tuple[str, int, bool]]] | None = getattr(
+        cp_lexer, "_lex_file_object", None
+    )
+    balance = getattr(cp_lexer, "_balance_braces", None)
+    if lex_file_object is not None and balance is not None:
+        return balance(lex_file_object(io.StringIO(text)), name)
+    # A fork without the private entry points: lex a temporary copy instead.
+    import tempfile
+
+    handle = tempfile.NamedTemporaryFile("w", suffix=".conf", delete=False, encoding="utf-8")
+    with handle:
+        handle.write(text)
+
+    def from_temp() -> Iterator[tuple[str, int, bool]]:
+        try:
+            yield from cp_lexer.lex(handle.name)
+        finally:
+            os.unlink(handle.name)
+
+    return from_temp()
+
+
+def _observed(tokens: Iterator[tuple[str, int, bool]], facts: _TokenFacts) -> Iterator[tuple[str, int, bool]]:
+    known_lua = _known_lua_blocks()
+    depth = 0
+    previous = ";"
+    previous_quoted = False
+    at_directive = True
+    directive = ""
+    for token, line, quoted in tokens:
+        facts.last_line = line
+        if not quoted and token.startswith("#"):
+            yield token, line, quoted
+            continue
+        if not quoted and token == "}":
+            if not previous_quoted and previous not in ("{", ";", "}"):
+                facts.brace_terminated.append((line, directive))
+            depth -= 1
+        elif not quoted and token == "{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise _AdapterSyntaxError(f"blocks nested deeper than {MAX_DEPTH} levels", line)
+        if at_directive:
+            directive = token
+        if at_directive and not quoted and token.endswith(_LUA_SUFFIXES) and token not in known_lua:
+            raise _AdapterSyntaxError(
+                f'"{token}" holds Lua code the parser cannot read', line
+            )
+        at_directive = not quoted and token in ("{", ";", "}")
+        previous, previous_quoted = token, quoted
+        yield token, line, quoted
+
+
+def crossplane_parse_text(name: str, text: str) -> tuple[list[dict], list[tuple[int | None, str]], _TokenFacts]:
+    """Parse one file's text with crossplane, without following includes."""
+    import crossplane
+    import crossplane.parser as cp_parser
+
+    facts = _TokenFacts()
+    if not text.endswith("\n"):
+        text += "\n"  # crossplane drops a final comment without a newline
+
+    def lex(filename: str) -> Iterator[tuple[str, int, bool]]:
+        return _observed(_raw_tokens(text, name), facts)
+
+    with _patch_lock:
+        original = cp_parser.lex
+        cp_parser.lex = lex
+        try:
+            payload = crossplane.parse(
+                name, single=True, comments=True, strict=False,
+                check_ctx=False, check_args=False, catch_errors=True,
+            )
+        finally:
+            cp_parser.lex = original
+    config = payload["config"][0] if payload.get("config") else {"parsed": [], "errors": []}
+    errors = [(e.get("line"), str(e.get("error") or "")) for e in config.get("errors", [])]
+    return config.get("parsed", []), errors, facts
+
+
+def _clean_error(message: str, file: str) -> str:
+    message = message.strip()
+    if not message or message == "StopIteration":
+        return "unexpected end of file (a directive is missing its \";\" or a quote or brace is not closed)"
+    marker = message.rfind(" in ")
+    if marker > 0 and ":" in message[marker:]:
+        message = message[:marker]
+    if message.startswith("maximum recursion depth"):
+        return f"blocks nested too deeply to analyse ({message})"
+    return message
+
+
+# --- loader ----------------------------------------------------------------------
+
+@dataclass
+class _Parsed:
+    statements: list[dict]
+    source: SourceFile
+
+
+class Loader:
+    """Builds a `ParsedConfig` from a main file, following includes like nginx."""
+
+    def __init__(
+        self,
+        prefix: str | None = None,
+        host: bool = False,
+        fs: FileSystem | None = None,
+        max_file_size: int = DEFAULT_MAX_FILE_SIZE,
+        display: Callable[[str], str] | None = None,
+    ) -> None:
+        self.prefix = prefix
+        self.host = host
+        self.fs = fs or FileSystem()
+        self.max_file_size = max_file_size
+        self.display = display or display_path
+        self._cache: dict[str, _Parsed | None] = {}
+        self._files: dict[str, SourceFile] = {}
+        self._problems: list[ParseProblem] = []
+        self._expansions = 0
+        self._includes: list[tuple[Node, list[str]]] = []
+
+    # public --------------------------------------------------------------------
+    def load(self, path: str, infer_context: bool = True) -> ParsedConfig:
+        self._files = {}
+        self._problems = []
+        self._expansions = 0
+        self._includes = []
+        real = self._real(path)
+        prefix = self.prefix or os.path.dirname(real)
+        root = Node("", [], self.display(real), 0, block=[], synthetic=True)
+        parsed = self._parse_file(real, include_line=None, including_file=None)
+        fragment = None
+        if parsed is not None:
+            statements = self._build(parsed.statements, real, root, prefix, stack=(real,))
+            fragment = infer_fragment_context(statements) if infer_context else None
+            attach = _wrap_fragment(root, fragment, self.display(real)) if fragment else root
+            for node in statements:
+                node.parent = attach
+            attach.block = statements  # type: ignore[assignment]
+        return ParsedConfig(
+            root=root,
+            main_file=self.display(real),
+            files=self._files,
+            problems=self._problems,
+            fragment_context=fragment,
+            includes=self._includes,
+        )
+
+    # internals -----------------------------------------------------------------
+    def _real(self, path: str) -> str:
+        if path in self.fs.virtual:
+            return path
+        return os.path.abspath(path)
+
+    def _problem(self, rule: str, file: str, line: int | None, message: str) -> None:
+        self._problems.append(ParseProblem(rule, self.display(file) if file else "", line or 1, message))
+
+    def _parse_file(self, real: str, include_line: int | None, including_file: str | None) -> _Parsed | None:
+        if real in self._cache:
+            parsed = self._cache[real]
+            if parsed is not None:
+                self._files.setdefault(parsed.source.path, parsed.source)
+            return parsed
+        shown = self.display(real)
+        try:
+            text = self.fs.read(real, self.max_file_size)
+        except EncodingProblem as problem:
+            self._problem("E001", real, problem.line, str(problem))
+            if problem.text is None:
+                self._files[shown] = SourceFile(shown, "", analysed=False)
+                self._cache[real] = None
+                return None
+            text = problem.text
+        except (OSError, ValueError) as error:
+            reason = getattr(error, "strerror", None) or str(error)
+            where = including_file or real
+            target = f'"{shown}"' if including_file else ""
+            if including_file:
+                self._problem("E001", where, include_line, f"cannot include {target}: {reason}")
+            else:
+                self._problem("E001", real, 1, f"cannot read file: {reason}")
+            self._cache[real] = None
+            return None
+        try:
+            statements, errors, facts = crossplane_parse_text(shown, text)
+        except Exception as error:  # crossplane must never take the linter down
+            statements, errors, facts = [], [(None, f"{type(error).__name__}: {error}")], _TokenFacts()
+        source = SourceFile(shown, text)
+        self._files[shown] = source
+        for line, message in errors:
+            self._problem("E001", real, line if line is not None else facts.last_line,
+                          _clean_error(message, shown) + "; the file was not analysed")
+        for line, name in facts.brace_terminated:
+            self._problem(
+                "E001", real, line,
+                f'unexpected "}}": directive "{name}" is not terminated by ";"; the file was not analysed',
+            )
+        if errors or facts.brace_terminated:
+            # nginx rejects the file; crossplane's tree for it is empty or mis-nested
+            source.analysed = False
+            statements = []
+        comments: list[tuple[int, str]] = []
+        statements = _strip_comments(statements, comments)
+        source.comments = comments
+        parsed = _Parsed(statements, source)
+        self._cache[real] = parsed
+        return parsed
+
+    def _build(self, statements: list[dict], real: str, parent: Node, prefix: str, stack: tuple[str, ...]) -> list[Node]:
+        shown = self.display(real)
+        result: list[Node] = []
+        for stmt in statements:
+            name = stmt["directive"]
+            node = Node(name, list(stmt.get("args", ())), shown, stmt.get("line") or 1, parent=parent)
+            if name in ("{", ";", "}") or name.endswith(("{", ";")):
+                self._problem("E001", real, node.line, f'unexpected "{name[-1]}"')
+                continue
+            result.append(node)
+            if "block" in stmt:
+                node.block = self._build(stmt["block"], real, node, prefix, stack)
+            if name == "include" and node.block is None and len(node.args) == 1:
+                result.extend(self._expand_include(node, real, parent, prefix, stack))
+        return result
+
+    def _expand_include(self, node: Node, real: str, parent: Node, prefix: str, stack: tuple[str, ...]) -> list[Node]:
+        pattern = node.args[0]
+        targets = self._resolve_include(pattern, prefix)
+        shown_targets: list[str] = []
+        if targets is None:
+            return []
+        if not targets and not glob.has_magic(pattern):
+            self._include_not_found(node, real, pattern)
+            self._includes.append((node, []))
+            return []
+        expanded: list[Node] = []
+        for target in targets:
+            shown_targets.append(self.display(target))
+            if target in stack:
+                chain = " -> ".join(self.display(p) for p in (*stack[stack.index(target):], target))
+                self._problem("E001", real, node.line, f"include loop: {chain}")
+                continue
+            self._expansions += 1
+            if self._expansions > MAX_INCLUDE_EXPANSIONS:
+                if self._expansions == MAX_INCLUDE_EXPANSIONS + 1:
+                    self._problem("E001", real, node.line, f"more than {MAX_INCLUDE_EXPANSIONS} includes; the rest were not read")
+                break
+            parsed = self._parse_file(target, node.line, real)
+            if parsed is None:
+                continue
+            expanded.extend(self._build(parsed.statements, target, parent, prefix, (*stack, target)))
+        self._includes.append((node, shown_targets))
+        return expanded
+
+    def _include_not_found(self, node: Node, real: str, pattern: str) -> None:
+        if self.host:
+            message = f'include "{pattern}" matches no file: nginx refuses to start ("open() failed (2: No such file or directory)")'
+        elif os.path.isabs(pattern):
+            message = (
+                f'include "{pattern}" was not found in the linted tree; its directives were not checked '
+                "(use --prefix to map the tree to its install path, or --host to read the host's files)"
+            )
+        else:
+            message = f'include "{pattern}" matches no file; nginx would refuse to start if it is missing on the server'
+        self._problem("E006", real, node.line, message)
+
+    def _resolve_include(self, pattern: str, prefix: str) -> list[str] | None:
+        if not os.path.isabs(pattern):
+            return self._match(os.path.join(prefix, pattern))
+        under_prefix = os.path.normpath(pattern).startswith(os.path.normpath(prefix) + os.sep)
+        if under_prefix or pattern in self.fs.virtual or (self.fs.virtual and self._match(pattern)):
+            return self._match(pattern)
+        mapped = self._map_into_tree(pattern, prefix)
+        if mapped is not None:
+            return mapped
+        if self.host:
+            return self._match(pattern)
+        return []
+
+    def _map_into_tree(self, pattern: str, prefix: str) -> list[str] | None:
+        """Map an absolute include (/etc/nginx/conf.d/*.conf) onto the linted tree.
+
+        Repositories keep /etc/nginx's layout under some folder; the longest
+        tail of the path that exists below the prefix is the file meant.
+        """
+        parts = Path(pattern).parts[1:]
+        for start in range(len(parts)):
+            tail = parts[start:]
+            if len(tail) == 1 and glob.has_magic(tail[0]):
+                break  # a bare "*.conf" would match the main file itself
+            candidate = os.path.join(prefix, *tail)
+            matches = self._match(candidate)
+            if matches:
+                return matches
+            directory = os.path.dirname(candidate)
+            if glob.has_magic(tail[-1]) and not glob.has_magic(directory) and os.path.isdir(directory):
+                return []  # the folder is there and simply holds no match, as nginx allows
+        return None
+
+    def _match(self, pattern: str) -> list[str]:
+        if glob.has_magic(pattern):
+            return self.fs.glob(pattern)
+        return [pattern] if self.fs.exists(pattern) else []
+
+
+def _strip_comments(statements: list[dict], sink: list[tuple[int, str]]) -> list[dict]:
+    kept: list[dict] = []
+    for stmt in statements:
+        if stmt.get("directive") == "#":
+            sink.append((stmt.get("line") or 1, stmt.get("comment", "")))
+            continue
+        if "block" in stmt:
+            stmt = dict(stmt, block=_strip_comments(stmt["block"], sink))
+        kept.append(stmt)
+    return kept
+
+
+_FRAGMENT_CANDIDATES = ("main", "http", "server", "location", "upstream", "events", "stream", "stream_server")
+_WRAPPERS: dict[str, tuple[tuple[str, list[str]], ...]] = {
+    "http": (("http", []),),
+    "server": (("http", []), ("server", [])),
+    "location": (("http", []), ("server", []), ("location", ["/"])),
+    "upstream": (("http", []), ("upstream", ["fragment"])),
+    "events": (("events", []),),
+    "stream": (("stream", []),),
+    "stream_server": (("stream", []), ("server", [])),
+}
+
+
+def infer_fragment_context(statements: list[Node]) -> str | None:
+    """The outermost context in which every top-level directive is valid.
+
+    pre-commit hands us files such as sites-available/app.conf (bare
+    `server {}` blocks) or snippets (bare `proxy_*` lines); nginx reads them
+    inside http/server/location through an include, so we do too.
+    """
+    from . import directives
+
+    names = [(n.name, n.block is not None) for n in statements if n.name != "include"]
+    if not names:
+        return None
+    best: tuple[int, str] = (-1, "main")
+    for context in _FRAGMENT_CANDIDATES:
+        fits = 0
+        for name, is_block in names:
+            if not directives.known(name):
+                fits += 1  # unknown names are E002's business, not a context hint
+                continue
+            if directives.check_context(name, context) and directives.is_block(name, context) in (is_block, None):
+                fits += 1
+        if fits == len(names):
+            return None if context == "main" else context
+        if fits > best[0]:
+            best = (fits, context)
+    return None if best[1] == "main" else best[1]
+
+
+def _wrap_fragment(root: Node, context: str, file: str) -> Node:
+    parent = root
+    for name, args in _WRAPPERS.get(context, ()):
+        wrapper = Node(name, list(args), file, 0, block=[], parent=parent, synthetic=True)
+        parent.block.append(wrapper)  # type: ignore[union-attr]
+        parent = wrapper
+    return parent
+
+
+def display_path(path: str) -> str:
+    """Paths as the user knows them: relative to the working directory when inside it."""
+    if not os.path.isabs(path):
+        return path
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:
+        return path
+    return path if relative.startswith("..") else relative
