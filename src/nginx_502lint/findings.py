@@ -115,3 +115,4 @@ class LintResult:
 
     findings: list[Finding] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
+    sources: dict[str, object] = field(default_factory=dict)  # path -> parse.SourceFile
