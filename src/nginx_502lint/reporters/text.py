@@ -1,0 +1,53 @@
+"""The default human format: one clickable `file:line:col:` line per finding,
+the offending source line, the mechanism and the fix."""
+from __future__ import annotations
+
+from . import Report
+from ..findings import Finding, Severity
+
+_COLORS = {Severity.ERROR: "31", Severity.WARNING: "33", Severity.INFO: "36"}
+
+
+def _paint(text: str, code: str, color: bool) -> str:
+    return f"\033[{code}m{text}\033[0m" if color else text
+
+
+def render(report: Report) -> str:
+    color = report.color
+    sources = report.extras.get("sources", {})
+    out: list[str] = []
+    for finding in report.findings:
+        out.extend(_finding_lines(finding, sources, color))
+    out.append(summary_line(report.findings, len(report.files), color))
+    return "\n".join(out) + "\n"
+
+
+def _finding_lines(finding: Finding, sources: dict, color: bool) -> list[str]:
+    level = _paint(str(finding.severity), _COLORS[finding.severity] + ";1", color)
+    location = _paint(f"{finding.file}:{finding.line}:{finding.column}:", "1", color)
+    lines = [f"{location} {level} {_paint(finding.rule, '1', color)} [{finding.slug}] {finding.message}"]
+    source = sources.get(finding.file)
+    text = source.line_text(finding.line) if source is not None else ""
+    if text.strip():
+        gutter = f"{finding.line:>6} | "
+        lines.append(_paint(gutter, "2", color) + text.rstrip())
+        caret_pad = " " * (len(gutter) + max(finding.column - 1, 0))
+        width = max(1, len(text.rstrip()) - (finding.column - 1))
+        lines.append(caret_pad + _paint("^" * min(width, 60), _COLORS[finding.severity], color))
+    if finding.mechanism:
+        lines.append(f"       {_paint('why:', '1', color)} {finding.mechanism}")
+    if finding.fix is not None:
+        lines.append(f"       {_paint('fix:', '32;1', color)} {finding.fix.description}")
+    lines.append("")
+    return lines
+
+
+def summary_line(findings: list[Finding], file_count: int, color: bool) -> str:
+    if not findings:
+        return _paint(f"No problems found in {file_count} file{'s' if file_count != 1 else ''}.", "32", color)
+    counts = {s: 0 for s in Severity}
+    for finding in findings:
+        counts[finding.severity] += 1
+    parts = [f"{counts[s]} {str(s) + ('s' if counts[s] != 1 and s != Severity.INFO else '')}" for s in reversed(Severity)]
+    total = len(findings)
+    return f"Found {total} problem{'s' if total != 1 else ''} ({', '.join(parts)}) in {file_count} file{'s' if file_count != 1 else ''}."
