@@ -1,0 +1,1 @@
+"""The built-in rule pack: one module per rule, named <id>_<slug>.py; the docstring is its page."""
