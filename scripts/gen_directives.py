@@ -213,10 +213,12 @@ def doc_only_entry(info: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def unknown_curated_names(source: dict[str, Any]) -> list[str]:
+    """Curated names the source does not know: a typo here would silently drop a flag."""
+    return sorted(name for name in CUSTOM_HANDLER_ARRAYS if name not in source["directives"])
+
+
 def build(source: dict[str, Any]) -> dict[str, Any]:
-    missing = sorted(name for name in CUSTOM_HANDLER_ARRAYS if name not in source["directives"])
-    if missing:
-        raise SystemExit(f"array directives unknown to the source data: {', '.join(missing)}")
     directives: dict[str, Any] = {}
     removed_before_1x: dict[str, Any] = {}
     for name, directive in source["directives"].items():
@@ -272,7 +274,12 @@ def main(argv: list[str] | None = None) -> int:
     options = parser.parse_args(argv)
 
     with options.source.open(encoding="utf-8") as handle:
-        text = render(build(json.load(handle)))
+        source = json.load(handle)
+    missing = unknown_curated_names(source)
+    if missing:
+        print(f"array directives unknown to {options.source}: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    text = render(build(source))
     if options.check:
         current = options.output.read_text(encoding="utf-8") if options.output.exists() else ""
         if current != text:
