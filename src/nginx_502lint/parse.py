@@ -324,6 +324,35 @@ def crossplane_parse_text(name: str, text: str) -> tuple[list[dict], list[tuple[
     return config.get("parsed", []), errors, facts
 
 
+def find_unclosed_quote(text: str) -> int | None:
+    """Line where a quote opens that never closes (crossplane reports it as a missing "}")."""
+    line = 1
+    quote = ""
+    quote_line = 0
+    in_comment = False
+    escaped = False
+    for char in text:
+        if char == "\n":
+            line += 1
+            in_comment = False
+        if escaped:
+            escaped = False
+            continue
+        if char == "\\":
+            escaped = True
+            continue
+        if in_comment:
+            continue
+        if quote:
+            if char == quote:
+                quote = ""
+        elif char in "\"'":
+            quote, quote_line = char, line
+        elif char == "#":
+            in_comment = True
+    return quote_line if quote else None
+
+
 def _clean_error(message: str, file: str) -> str:
     message = message.strip()
     if not message or message == "StopIteration":
@@ -435,8 +464,13 @@ class Loader:
         source = SourceFile(shown, text)
         self._files[shown] = source
         for line, message in errors:
+            cleaned = _clean_error(message, shown)
+            if cleaned.startswith("unexpected end of file"):
+                quote_line = find_unclosed_quote(text)
+                if quote_line is not None:
+                    line, cleaned = quote_line, "unterminated quoted string: the quote opened here is never closed"
             self._problem("E001", real, line if line is not None else facts.last_line,
-                          _clean_error(message, shown) + "; the file was not analysed")
+                          cleaned + "; the file was not analysed")
         for line, name in facts.brace_terminated:
             self._problem(
                 "E001", real, line,
