@@ -27,6 +27,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import NamedTuple
 
+# tests/conftest.py puts tests/ on sys.path; nginx_tools is the suite-wide nginx lookup.
+import nginx_tools
+
 NGINX_INSTALL_HINT = "nginx not found: install it with apt-get install nginx-light"
 PHP_FPM_INSTALL_HINT = "php-fpm not found: install it with apt-get install php-fpm"
 OPT_OUT_ENV = "NGINX_502LINT_SKIP_E2E"
@@ -76,12 +79,12 @@ def _find_binary(names: Iterable[str], extra_dirs: Iterable[str], hint: str) -> 
     raise ToolMissing(hint)
 
 
-def find_nginx(extra_dirs: Iterable[str] = _SBIN_DIRS) -> str:
-    """Path of the nginx binary; NGINX_502LINT_NGINX overrides the search."""
-    override = os.environ.get("NGINX_502LINT_NGINX")
-    if override:
-        return _find_binary([override], (), NGINX_INSTALL_HINT)
-    return _find_binary(["nginx"], extra_dirs, NGINX_INSTALL_HINT)
+def find_nginx() -> str:
+    """Path of the nginx binary (NGINX_502LINT_NGINX first), found the way every test finds it."""
+    found = nginx_tools.nginx_binary()
+    if found is None:
+        raise ToolMissing(NGINX_INSTALL_HINT)
+    return found
 
 
 def find_php_fpm(extra_dirs: Iterable[str] = _SBIN_DIRS) -> str:

@@ -31,7 +31,7 @@ from .harness import (
     ToolMissing,
     child_pids,
     e2e_opt_out,
-    find_nginx,
+    find_php_fpm,
     is_root,
     nginx_test,
     nginx_version,
@@ -446,14 +446,21 @@ def test_start_reports_nginx_t_errors() -> None:
 
 
 def test_missing_nginx_binary_fails_with_install_hint(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("PATH", str(tmp_path))
-    monkeypatch.delenv("NGINX_502LINT_NGINX", raising=False)
+    monkeypatch.setenv("NGINX_502LINT_NGINX", str(tmp_path / "no-such-nginx"))
 
     with pytest.raises(ToolMissing) as missing:
-        find_nginx(extra_dirs=[str(tmp_path)])
+        NginxInstance(server_block("location / { return 200; }"))
 
     assert str(missing.value) == "nginx not found: install it with apt-get install nginx-light"
     assert str(missing.value) == NGINX_INSTALL_HINT
+
+
+def test_missing_php_fpm_binary_fails_with_install_hint(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv("NGINX_502LINT_PHP_FPM", raising=False)
+
+    with pytest.raises(ToolMissing, match="^php-fpm not found: install it with apt-get install php-fpm$"):
+        find_php_fpm(extra_dirs=[str(tmp_path)])
 
 
 @pytest.mark.parametrize(
