@@ -383,11 +383,17 @@ class Model:
         """
         from . import directives
 
-        array = directives.is_array_directive(name)
+        if not directives.is_array_directive(name):
+            for level in self.scope_chain(block):
+                found = self.children(level, name)
+                if found:
+                    return Setting(name, (found[0],), directives.default_text(name))
+            return Setting(name, (), directives.default_text(name))
+        # allow and deny share one list: a level with either drops both from above.
+        family = directives.shared_array(name) or frozenset({name})
         for level in self.scope_chain(block):
-            found = self.children(level, name)
-            if found:
-                return Setting(name, tuple(found) if array else (found[0],), directives.default_text(name))
+            if any(self.children(level, member) for member in family):
+                return Setting(name, tuple(self.children(level, name)), directives.default_text(name))
         return Setting(name, (), directives.default_text(name))
 
     def defining_level(self, block: Node, name: str) -> Node | None:
