@@ -88,6 +88,7 @@ class RuleSpec:
     def resolve_options(self, given: dict[str, Any] | None) -> dict[str, Any]:
         options = self.defaults()
         if given:
+            check_schema(self)
             validate_options(self, given)
             options.update(given)
         return options
@@ -124,17 +125,22 @@ def spec_from_module(module: ModuleType, origin: str) -> RuleSpec:
     if unknown:
         raise RuleError(f"rule module {name}: unknown NEEDS {sorted(unknown)} (known: {sorted(_NEEDS)})")
     schema = getattr(module, "OPTIONS", {"type": "object", "properties": {}})
-    _check_schema(name, schema)
+    if not isinstance(schema, dict):
+        raise RuleError(f"rule module {name}: OPTIONS must be a JSON Schema object")
     doc = (module.__doc__ or "").strip()
     summary = str(getattr(module, "SUMMARY", doc.splitlines()[0] if doc else slug))
     return RuleSpec(rule_id, slug, severity, summary, needs, schema, doc, module.check, origin)
 
 
-def _check_schema(name: str, schema: Any) -> None:
+def check_schema(spec: RuleSpec) -> None:
+    """Validate a rule's OPTIONS against the JSON Schema meta-schema.
+
+    Done when options are given and in the test suite, not on every run:
+    importing jsonschema costs more than linting a small config.
+    """
     import jsonschema
 
-    if not isinstance(schema, dict):
-        raise RuleError(f"rule module {name}: OPTIONS must be a JSON Schema object")
+    name, schema = spec.id, spec.options_schema
     try:
         jsonschema.Draft202012Validator.check_schema(schema)
     except jsonschema.SchemaError as error:
