@@ -54,6 +54,7 @@ class LintSettings:
     page_size: int = 4096
     rule_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     severity_overrides: dict[str, Severity] = field(default_factory=dict)
+    per_file_ignores: dict[str, list[str]] = field(default_factory=dict)  # glob (absolute or a bare file name) -> rule ids
     extras: dict[str, Any] = field(default_factory=dict)
 
     @property

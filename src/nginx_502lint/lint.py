@@ -10,6 +10,7 @@ from .engine import LintSettings, Registry, run_rules
 from .findings import Finding, LintResult
 from .model import Model
 from .parse import EncodingProblem, FileSystem, InputError, Loader, ParsedConfig, decode_config_bytes, display_path
+from .suppress import apply_suppressions
 
 STDIN = "-"
 
@@ -121,6 +122,7 @@ def lint(
             if path not in result.sources:
                 result.files.append(path)
                 result.sources[path] = source
+    apply_suppressions(result, registry, selected, settings)
     result.findings.sort(key=lambda f: f.sort_key)
     return result
 
