@@ -69,7 +69,8 @@ from typing import Iterator
 
 from nginx_502lint.engine import RuleContext
 from nginx_502lint.findings import Fix
-from nginx_502lint.header_arrays import HEADER_ARRAYS, RESPONSE_ARRAYS, Dropped, dropped_at, entries_text, entry_key, shared_include
+from nginx_502lint.header_arrays import (HEADER_ARRAYS, RESPONSE_ARRAYS, Dropped, dropped_at, entries_text, entry_key,
+                                         shared_include)
 from nginx_502lint.keepalive import assumption, new_defaults, pool_of
 from nginx_502lint.model import PassSite
 from nginx_502lint.parse import Node
@@ -78,7 +79,8 @@ from nginx_502lint.ruletools import applies_to, block_label
 ID = "H701"
 SLUG = "array-directive-inheritance"
 SEVERITY = "warning"
-SUMMARY = "A level sets its own proxy_set_header/fastcgi_param/... and drops every one inherited (Host, Connection \"\", Upgrade ...)."
+SUMMARY = ("A level sets its own proxy_set_header/fastcgi_param/... and drops every one inherited "
+           "(Host, Connection \"\", Upgrade ...).")
 NEEDS = ("conf",)
 OPTIONS = {
     "type": "object",
@@ -131,7 +133,8 @@ def _why_header_matters(ctx: RuleContext, node: Node, sites: list[PassSite]) -> 
     key = entry_key(node)
     value = " ".join(node.args[1:])
     if key == "host":
-        return "Host falls back to $proxy_host (the upstream name or address), so name-based backends misroute or reject requests"
+        return ("Host falls back to $proxy_host (the upstream name or address), so name-based backends misroute or "
+                "reject requests")
     if key == "upgrade":
         return "WebSocket requests lose their Upgrade header and the handshake fails"
     if key != "connection":
@@ -155,23 +158,31 @@ def _report(ctx: RuleContext, dropped: Dropped, reasons: list[str], used_by: str
     lost = "; ".join(node.text().rstrip(";") for node in dropped.entries)
     why = f": {'; '.join(reasons)}" if reasons else ""
     insert = ctx.insert_into(level, repeated)
+    alternative = "" if include else " (or include one shared snippet at every level)"
     ctx.report(
         first,
-        f"{first.name} at {first.where} makes {model.describe(level)} set its own {first.name} entries, so the "
-        f"{len(dropped.entries)} set in {model.describe(upper)} are not inherited ({lost}){why}; applies to {used_by}",
+        f"{first.name} at {first.where} makes {model.describe(level)} set its own {first.name} entries, so "
+        f"{_entries_of(dropped, model.describe(upper))} not inherited ({lost}){why}; applies to {used_by}",
         severity=None if reasons else "info",
         mechanism="array directives are inherited only by levels that set none of their own; the dropped entries "
                   "are simply not sent, with nothing in the error.log.",
-        fix=Fix(f"In {block_label(model, level)} add: {repeated}" + ("" if include else " (or include one shared snippet at every level)"),
+        fix=Fix(f"In {block_label(model, level)} add: {repeated}{alternative}",
                 (insert,) if insert is not None else (), "unsafe"),
     )
+
+
+def _entries_of(dropped: Dropped, upper: str) -> str:
+    count = len(dropped.entries)
+    if count == 1:
+        return f"the {dropped.directive} of {upper} is"
+    return f"the {count} {dropped.directive} entries of {upper} are"
 
 
 def _report_response_headers(ctx: RuleContext) -> None:
     model = ctx.model
     for directive in RESPONSE_ARRAYS:
-        levels = list({id(node.parent): node.parent for node in model.nodes(directive) if node.parent is not None}.values())
-        for level in levels:
+        levels = {id(node.parent): node.parent for node in model.nodes(directive) if node.parent is not None}
+        for level in levels.values():
             inherit = model.effective(level, "add_header_inherit")
             if directive == "add_header" and inherit.node is not None and inherit.value == "merge":
                 continue

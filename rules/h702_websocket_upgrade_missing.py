@@ -57,7 +57,8 @@ from typing import Iterator
 from nginx_502lint.engine import RuleContext
 from nginx_502lint.findings import Edit, Fix
 from nginx_502lint.header_arrays import add_entries
-from nginx_502lint.keepalive import DEFAULTS_CHANGED, assumption, find_map, header_entry, http_version, pool_of, version_text
+from nginx_502lint.keepalive import (DEFAULTS_CHANGED, assumption, find_map, header_entry, http_version, pool_of,
+                                    version_text)
 from nginx_502lint.model import Model, PassSite
 from nginx_502lint.parse import Node
 from nginx_502lint.ruletools import block_label, set_directives
@@ -65,7 +66,8 @@ from nginx_502lint.ruletools import block_label, set_directives
 ID = "H702"
 SLUG = "websocket-upgrade-missing"
 SEVERITY = "info"
-SUMMARY = "A location that looks like a WebSocket endpoint (/ws, /socket.io, ...) without Upgrade/Connection headers and HTTP/1.1."
+SUMMARY = ("A location that looks like a WebSocket endpoint (/ws, /socket.io, ...) without Upgrade/Connection "
+           "headers and HTTP/1.1.")
 NEEDS = ("conf",)
 
 _WEBSOCKET_SEGMENT = re.compile(
@@ -88,8 +90,10 @@ def check(ctx: RuleContext) -> Iterator[None]:
         if not (looks_like_websocket(site.location) or upgrade is not None or connection_upgrades):
             continue
         version = http_version(ctx, model, site.block)
+        upgrade_value = " ".join(upgrade.args[1:]).lower() if upgrade is not None else ""
+        forwards_upgrade = "$http_upgrade" in upgrade_value or "websocket" in upgrade_value
         missing = []
-        if upgrade is None or "$http_upgrade" not in " ".join(upgrade.args[1:]).lower():
+        if not forwards_upgrade:
             missing.append("proxy_set_header Upgrade $http_upgrade")
         if not connection_upgrades:
             missing.append("a Connection header that says upgrade")
@@ -104,7 +108,7 @@ def check(ctx: RuleContext) -> Iterator[None]:
             f"{', '.join(missing)}" + (f" ({note})" if note else ""),
             mechanism="the backend receives a plain HTTP request instead of an upgrade and refuses the WebSocket "
                       "handshake (usually 400, sometimes a closed connection and 502).",
-            fix=_fix(ctx, site, upgrade is None, not connection_upgrades, not version.keeps_alive),
+            fix=_fix(ctx, site, not forwards_upgrade, not connection_upgrades, not version.keeps_alive),
         )
     yield from ()
 

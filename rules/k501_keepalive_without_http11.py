@@ -86,7 +86,8 @@ from nginx_502lint.ruletools import block_label, set_directives
 ID = "K501"
 SLUG = "keepalive-without-http11"
 SEVERITY = "warning"
-SUMMARY = "Upstream keepalive used from a location that sends HTTP/1.0 or 'Connection: close': pool unused, port exhaustion (99) under load."
+SUMMARY = ("Upstream keepalive used from a location that sends HTTP/1.0 or 'Connection: close': pool unused, "
+           "port exhaustion (99) under load.")
 NEEDS = ("conf", "ver")
 
 
@@ -139,8 +140,10 @@ def _fix(ctx: RuleContext, pooling: SitePooling) -> Fix:
         additions.setdefault(id(level), (level, []))[1].append(text)
         edits.extend(header_edits)
     steps = [f"In {block_label(model, block)} add: {' '.join(texts)}" for block, texts in additions.values()]
-    if ctx.version_at_least(*DEFAULTS_CHANGED) is not True and (pooling.version.node is None or connection.node is None):
-        notes.append(f"Or run nginx >= {version_text(DEFAULTS_CHANGED)}, where HTTP/1.1 without Connection: close is the default.")
+    relies_on_defaults = pooling.version.node is None or connection.node is None
+    if relies_on_defaults and ctx.version_at_least(*DEFAULTS_CHANGED) is not True:
+        notes.append(f"Or run nginx >= {version_text(DEFAULTS_CHANGED)}, where HTTP/1.1 without "
+                     "Connection: close is the default.")
     return Fix(" ".join(steps + notes), tuple(edits), "unsafe")
 
 

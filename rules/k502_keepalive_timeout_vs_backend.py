@@ -58,7 +58,8 @@ from typing import Iterator
 
 from nginx_502lint.engine import RuleContext
 from nginx_502lint.findings import Fix
-from nginx_502lint.keepalive import UPSTREAM_KEEPALIVE_TIMEOUT_SINCE, Pool, keepalive_timeout_ms, reuses_pool, version_text
+from nginx_502lint.keepalive import (UPSTREAM_KEEPALIVE_TIMEOUT_SINCE, Pool, keepalive_timeout_ms, reuses_pool,
+                                    version_text)
 from nginx_502lint.model import PassSite, Upstream
 from nginx_502lint.ruletools import applies_to, set_directives
 from nginx_502lint.values import format_time_ms, parse_time_ms
@@ -66,7 +67,8 @@ from nginx_502lint.values import format_time_ms, parse_time_ms
 ID = "K502"
 SLUG = "keepalive-timeout-vs-backend"
 SEVERITY = "warning"
-SUMMARY = "Upstream keepalive_timeout (60s default) not below the backend's idle timeout (Node/uvicorn 5s, gunicorn 2s): sporadic 502 on reused connections."
+SUMMARY = ("Upstream keepalive_timeout (60s default) not below the backend's idle timeout (Node/uvicorn 5s, "
+           "gunicorn 2s): sporadic 502 on reused connections.")
 NEEDS = ("conf", "ver")
 OPTIONS = {
     "type": "object",
@@ -90,6 +92,8 @@ def check(ctx: RuleContext) -> Iterator[None]:
     for pool, sites in users.values():
         upstream = pool.upstream
         idle_ms, timeout_node = keepalive_timeout_ms(ctx, upstream)
+        if timeout_node is not None and idle_ms is None:
+            continue  # an unparsable value is T106's
         if idle_ms is not None and idle_ms < backend_ms:
             continue
         anchor = timeout_node or pool.node or upstream.node
@@ -99,9 +103,9 @@ def check(ctx: RuleContext) -> Iterator[None]:
         ctx.report(
             anchor,
             f"upstream {upstream.name} ({pool.describe()}) keeps idle pooled connections with {held}, not below "
-            f"the {format_time_ms(backend_ms)} idle timeout common backends use (Node.js, uvicorn 5s; gunicorn 2s); "
-            f"used by {applies_to(ctx.model, sites)} (heuristic: the backend's real value is not visible; "
-            f"set option backend_idle_timeout)",
+            f"the backend's idle timeout of {format_time_ms(backend_ms)} (option backend_idle_timeout; Node.js and "
+            f"uvicorn default to 5s, gunicorn to 2s); used by {applies_to(ctx.model, sites)} (heuristic: the "
+            "backend's real value is not visible)",
             mechanism="the backend closes an idle connection just as nginx reuses it: 'upstream prematurely closed "
                       "connection' / 'recv() failed (104: Connection reset by peer)', a sporadic 502 on POST and other "
                       "requests nginx does not retry.",
@@ -112,6 +116,8 @@ def check(ctx: RuleContext) -> Iterator[None]:
 
 
 def _fix(ctx: RuleContext, upstream: Upstream, backend_ms: int) -> Fix:
+    # nginx must drop an idle connection clearly before the backend does: timers and the
+    # request in flight need a margin, one second or half of a very short timeout
     suggested = format_time_ms(backend_ms - 1000 if backend_ms > 2000 else max(backend_ms // 2, 1))
     backend_side = f"or raise the backend's idle timeout above nginx's ({_BACKEND_SETTINGS})"
     if ctx.version_at_least(*UPSTREAM_KEEPALIVE_TIMEOUT_SINCE) is False:

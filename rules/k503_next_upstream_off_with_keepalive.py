@@ -62,7 +62,8 @@ from nginx_502lint.ruletools import applies_to
 ID = "K503"
 SLUG = "next-upstream-off-with-keepalive"
 SEVERITY = "warning"
-SUMMARY = "'proxy_next_upstream off' with upstream keepalive: every stale pooled connection becomes a 502 instead of a silent retry."
+SUMMARY = ("'proxy_next_upstream off' with upstream keepalive: every stale pooled connection becomes a 502 "
+           "instead of a silent retry.")
 NEEDS = ("conf",)
 
 _MODULES = ("proxy", "fastcgi", "grpc")

@@ -74,7 +74,8 @@ def check(ctx: RuleContext) -> Iterator[None]:
             f"fastcgi_pass {site.target.raw} in {site.describe()} uses upstream {upstream.name} with "
             f"{pool.describe()}, but {state}: php-fpm closes every connection and the pool stays empty",
             mechanism="each request opens a new FastCGI connection; over TCP the TIME_WAIT sockets can exhaust the "
-                      "local ports under load: '(99: Cannot assign requested address) while connecting to upstream', 502.",
+                      "local ports under load: '(99: Cannot assign requested address) while connecting to "
+                      "upstream', 502.",
             fix=Fix(f"In {block_label(ctx.model, location)} add: fastcgi_keep_conn on; (keep keepalive x "
                     "worker_processes well below php-fpm's pm.max_children: an idle pooled connection holds a child), "
                     f"or remove {pool.node.text() if pool.node else 'keepalive'} from upstream {upstream.name}",

@@ -64,7 +64,8 @@ from nginx_502lint.upstream_tls import backend_hostnames, is_on, speaks_tls, ssl
 ID = "S601"
 SLUG = "https-upstream-without-sni"
 SEVERITY = "warning"
-SUMMARY = "https:// to a hostname (or an upstream of hostnames) without SNI, or with the upstream block's name as SNI: handshake failure, 502."
+SUMMARY = ("https:// to a hostname (or an upstream of hostnames) without SNI, or with the upstream block's name "
+           "as SNI: handshake failure, 502.")
 NEEDS = ("conf",)
 
 
@@ -81,7 +82,8 @@ def check(ctx: RuleContext) -> Iterator[None]:
         sends_block_name = (upstream is not None and name.is_upstream_block_name
                             and upstream.name.lower() not in {h.lower() for h in hostnames})
         if not is_on(sni):
-            state = f"{sni.name} {sni.value} at {sni.node.where}" if sni.node is not None else f"{sni.name} off by default"
+            state = (f"{sni.name} {sni.value} at {sni.node.where}" if sni.node is not None
+                     else f"{sni.name} off by default")
             problem = f"sends no SNI ({state})"
         elif sends_block_name and upstream is not None:
             problem = (f'sends the upstream block\'s name "{upstream.name}" as SNI ({site.module}_ssl_name is not set, '
@@ -122,5 +124,6 @@ def _fix(ctx: RuleContext, site: PassSite, hostnames: list[str], sends_block_nam
         edits.extend(header_edits)
     note = ""
     if len(hostnames) > 1 and sends_block_name:
-        note = f" (the upstream has several names: {', '.join(hostnames)}; one {prefix}_ssl_name fits one certificate, so split the upstream per name if they differ)"
+        note = (f" (the upstream has several names: {', '.join(hostnames)}; one {prefix}_ssl_name fits one "
+                "certificate, so split the upstream per name if they differ)")
     return Fix(f"In {block_label(model, location)} add: {text}{note}", tuple(edits), "unsafe")

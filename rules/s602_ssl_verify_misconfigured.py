@@ -68,7 +68,8 @@ from nginx_502lint.upstream_tls import backend_hostnames, builds_tls_context, is
 ID = "S602"
 SLUG = "ssl-verify-misconfigured"
 SEVERITY = "error"
-SUMMARY = "proxy_ssl_verify on without proxy_ssl_trusted_certificate (nginx -t rejects), against an upstream block's name, or with the default depth 1."
+SUMMARY = ("proxy_ssl_verify on without proxy_ssl_trusted_certificate (nginx -t rejects), against an upstream "
+           "block's name, or with the default depth 1.")
 NEEDS = ("conf",)
 
 CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
@@ -84,13 +85,14 @@ def check(ctx: RuleContext) -> Iterator[None]:
         if not is_on(verify) or verify.node is None:
             continue
         trusted = ssl_setting(site, "trusted_certificate")
-        if trusted.node is None or not trusted.value:
+        has_trusted = trusted.node is not None and bool(trusted.value)
+        if not has_trusted:
             untrusted.setdefault(id(verify.node), (verify.node, []))[1].append(site)
-            continue
         if not speaks_tls(site):
             continue
         _check_name(ctx, site)
-        if ssl_setting(site, "verify_depth").node is None:
+        # the chain length only matters once there is a CA list to verify against
+        if has_trusted and ssl_setting(site, "verify_depth").node is None:
             shallow.setdefault(id(verify.node), (verify.node, []))[1].append(site)
     for verify_node, sites in untrusted.values():
         _report_untrusted(ctx, verify_node, sites)
@@ -119,7 +121,8 @@ def _report_untrusted(ctx: RuleContext, verify: Node, sites: list[PassSite]) -> 
         mechanism=f"nginx refuses to load the configuration ([emerg] no {trusted} for {module}_ssl_verify), so a "
                   "reload fails and a restart leaves the site down.",
         fix=Fix(f"{_sentence(' and '.join(where))}: {line} (Debian/Ubuntu bundle; RHEL: "
-                "/etc/pki/tls/certs/ca-bundle.crt; or the file of the private CA that signed the backend's certificate)",
+                "/etc/pki/tls/certs/ca-bundle.crt; or the file of the private CA that signed the backend's "
+                "certificate)",
                 tuple(edits), "unsafe"),
     )
 

@@ -62,11 +62,12 @@ from nginx_502lint.upstream_tls import MODERN, Protocols, default_protocols, loc
 ID = "S603"
 SLUG = "ssl-protocols-mismatch"
 SEVERITY = "warning"
-SUMMARY = "proxy_ssl_protocols (explicit or the version's default) without TLSv1.2/TLSv1.3, or sharing no version with the backend."
+SUMMARY = ("proxy_ssl_protocols (explicit or the version's default) without TLSv1.2/TLSv1.3, or sharing no "
+           "version with the backend.")
 NEEDS = ("conf", "ver")
 
 _ORDER = ("SSLv2", "SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
-_OLDEST_DEFAULT = (1, 23, 3)  # what an unknown version is taken as: its default lacks TLSv1.3
+_ASSUMED_VERSION = (1, 23, 3)  # what an unknown version is taken as: its default lacks TLSv1.3
 
 
 def ordered(protocols: set[str]) -> list[str]:
@@ -86,7 +87,7 @@ def check(ctx: RuleContext) -> Iterator[None]:
                 _report_outdated(ctx, protocols.node)
             continue
         assumed = protocols.values is None
-        offered = set(protocols.values or default_protocols(_OLDEST_DEFAULT) or ())
+        offered = set(protocols.values or default_protocols(_ASSUMED_VERSION) or ())
         if not _check_local_backend(ctx, site, directive, protocols, offered, assumed):
             _check_tls13_suites(ctx, site, directive, protocols, offered, assumed)
     yield from ()
@@ -112,7 +113,7 @@ def _kept(protocols: Protocols, offered: set[str]) -> set[str]:
 
 def _words(ctx: RuleContext, protocols: Protocols, assumed: bool) -> str:
     if assumed:
-        return f"{' '.join(ordered(set(default_protocols(_OLDEST_DEFAULT) or ())))} (the default before 1.23.4)"
+        return f"{' '.join(ordered(set(default_protocols(_ASSUMED_VERSION) or ())))} (the default before 1.23.4)"
     return protocols.describe(ctx.version)
 
 
@@ -132,10 +133,11 @@ def _check_local_backend(ctx: RuleContext, site: PassSite, directive: str, proto
         if server is None:
             continue
         accepted = protocols_in(ctx, ctx.model, server, "ssl_protocols")
-        if accepted.node is None or offered & set(accepted.values or ()):
-            continue
+        if accepted.values is None or offered & set(accepted.values):
+            continue  # an unknown version's default on both sides cannot be compared
         location = site.location or site.block
-        wanted = ordered(_kept(protocols, offered) | set(accepted.values or ()))
+        best_of_backend = ordered(set(accepted.values))[-1:]
+        wanted = ordered(_kept(protocols, offered) | set(best_of_backend))
         ctx.report(
             site.node,
             f"{site.node.name} {target.raw} in {site.describe()} offers {_words(ctx, protocols, assumed)} to "
@@ -164,8 +166,9 @@ def _check_tls13_suites(ctx: RuleContext, site: PassSite, directive: str, protoc
     wanted = ordered(_kept(protocols, offered) | {"TLSv1.3"})
     ctx.report(
         site.node,
-        f"{site.node.name} {site.target.raw} in {site.describe()} sets TLS 1.3 cipher suites ({suites.text().rstrip(';')} "
-        f"at {suites.where}) but offers {_words(ctx, protocols, assumed)}, without TLSv1.3: a TLS 1.3-only backend "
+        f"{site.node.name} {site.target.raw} in {site.describe()} sets TLS 1.3 cipher suites "
+        f"({suites.text().rstrip(';')} at {suites.where}) but offers {_words(ctx, protocols, assumed)}, "
+        "without TLSv1.3: a TLS 1.3-only backend "
         f"is plausible here and would refuse the handshake{_assumption(assumed)}",
         severity="info",
         mechanism="a TLS 1.3-only backend answers 'tlsv1 alert protocol version' (SSL alert number 70) while SSL "

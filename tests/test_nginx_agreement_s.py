@@ -4,6 +4,10 @@ nginx 1.22.1 rejects `*_ssl_verify on` without a trusted certificate only in a
 location (or `if`, `limit_except`) whose pass target makes nginx prepare TLS:
 a TLS scheme or any variable. Each case records what 1.22.1 does, so a change
 in nginx or in the rule shows up as a failure on one side or the other.
+
+Every rule's fix is applied to a config the real nginx loads; the result must
+load too and silence the rule. The last part pins what the findings say where
+the fixture files cannot: severities and the stated version assumption.
 """
 from __future__ import annotations
 
@@ -23,11 +27,12 @@ TRUSTED = "@TRUSTED@"  # replaced by a scratch CA file: nginx -t loads it
 @pytest.fixture(scope="module")
 def ca_file(tmp_path_factory: pytest.TempPathFactory) -> str:
     folder = tmp_path_factory.mktemp("ca")
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=scratch CA",
-         "-keyout", str(folder / "ca.key"), "-out", str(folder / "ca.crt")],
-        check=True, capture_output=True, timeout=60,
-    )
+    command = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=scratch CA",
+               "-keyout", str(folder / "ca.key"), "-out", str(folder / "ca.crt")]
+    try:
+        subprocess.run(command, check=True, capture_output=True, timeout=60)
+    except FileNotFoundError:
+        pytest.fail("the openssl CLI is required to make the scratch CA nginx -t loads (apt-get install openssl)")
     return str(folder / "ca.crt")
 
 

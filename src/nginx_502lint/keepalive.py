@@ -129,7 +129,8 @@ class ConnectionHeader:
         where = f"{self.node.text().rstrip(';')} at {self.node.where}"
         if self.map_entry is not None and self.map_block is not None:
             entry = " ".join(quote_arg(word) for word in (self.map_entry.name, *self.map_entry.args))
-            return f"{shown} for every request without an Upgrade header ({where}; map at {self.map_block.where}: {entry})"
+            return (f"{shown} for every request without an Upgrade header "
+                    f"({where}; map at {self.map_block.where}: {entry})")
         return f"{shown} ({where})"
 
 
