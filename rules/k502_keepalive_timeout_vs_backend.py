@@ -99,7 +99,7 @@ def check(ctx: RuleContext) -> Iterator[None]:
         anchor = timeout_node or pool.node or upstream.node
         held = (f"keepalive_timeout {timeout_node.args[0]} at {timeout_node.where}" if timeout_node is not None
                 else "no idle limit (nginx before 1.15.3)" if idle_ms is None
-                else "keepalive_timeout 60s (the default)")
+                else "keepalive_timeout 60s (the default since 1.15.3)")
         ctx.report(
             anchor,
             f"upstream {upstream.name} ({pool.describe()}) keeps idle pooled connections with {held}, not below "

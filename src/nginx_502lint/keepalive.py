@@ -11,6 +11,7 @@ release most installations run).
 from __future__ import annotations
 
 import re
+import weakref
 from dataclasses import dataclass
 
 from .engine import RuleContext
@@ -165,11 +166,19 @@ _PLAIN_REQUEST_VALUE = {"$http_upgrade": "", "$http_connection": "keep-alive"}
 _MAP_FLAGS = frozenset({"hostnames", "volatile", "include"})
 
 
+_MAPS_BY_VARIABLE: weakref.WeakKeyDictionary[Model, dict[str, Node]] = weakref.WeakKeyDictionary()
+
+
 def find_map(model: Model, variable: str) -> Node | None:
-    for node in model.nodes("map"):
-        if len(node.args) == 2 and node.args[1] in (f"${variable}", f"${{{variable}}}") and node.block is not None:
-            return node
-    return None
+    """The `map` block that defines `$variable` (the first one, as nginx would refuse a second)."""
+    index = _MAPS_BY_VARIABLE.get(model)
+    if index is None:
+        index = {}
+        for node in model.nodes("map"):
+            if len(node.args) == 2 and node.block is not None:
+                index.setdefault(node.args[1].strip("${}").lower(), node)
+        _MAPS_BY_VARIABLE[model] = index
+    return index.get(variable.lower())
 
 
 def map_value_without_upgrade(model: Model, variable: str) -> tuple[str, Node | None, Node] | None:
