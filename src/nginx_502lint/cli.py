@@ -2,7 +2,7 @@
 
 Exit codes: 0 nothing at or above the failure threshold, 1 findings at or
 above it (a syntax error in a linted file is an E001 finding), 2 usage error,
-unreadable input path, or invalid linter configuration.
+unreadable input path, invalid configuration file or baseline.
 """
 from __future__ import annotations
 
@@ -17,8 +17,10 @@ from typing_extensions import Annotated
 from . import __version__
 
 if TYPE_CHECKING:
+    from .config import Config
     from .engine import LintSettings, Registry
-    from .findings import LintResult
+    from .findings import Finding, LintResult
+    from .reporters import Report
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -28,6 +30,10 @@ app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_mar
 class Format(str, enum.Enum):
     text = "text"
     json = "json"
+    sarif = "sarif"
+    github = "github"
+    gitlab = "gitlab"
+    junit = "junit"
 
 
 class Level(str, enum.Enum):
@@ -75,24 +81,33 @@ def parse_version_option(text: str) -> tuple[int, ...]:
 @app.command(context_settings={"help_option_names": ["-h", "--help"]})
 def lint_command(
     paths: Annotated[Optional[List[str]], typer.Argument(help="nginx config files or folders to lint; - reads stdin (a single file or an nginx -T dump).", show_default=False)] = None,
-    output_format: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.text,
-    select: Annotated[Optional[List[str]], typer.Option("--select", help="Only these rules: ids (T102), slugs (timeout-too-short) or families (T). Comma-separated or repeated.")] = None,
-    ignore: Annotated[Optional[List[str]], typer.Option("--ignore", help="Skip these rules (ids, slugs or families).")] = None,
-    fail_on: Annotated[Level, typer.Option("--fail-on", help="Lowest severity that makes the exit code 1.")] = Level.warning,
+    output_format: Annotated[Format, typer.Option("--format", "-f", help="Output format: text, json, sarif (GitHub code scanning), github (Actions annotations + text), gitlab (Code Quality), junit.")] = Format.text,
+    output: Annotated[Optional[str], typer.Option("--output", "-o", help="Write the report to FILE; the text report still goes to stdout.", metavar="FILE")] = None,
+    select: Annotated[Optional[List[str]], typer.Option("--select", help="Only these rules: ids (T102), slugs (timeout-too-short) or families (T). Comma-separated or repeated; replaces the config file's select.")] = None,
+    ignore: Annotated[Optional[List[str]], typer.Option("--ignore", help="Skip these rules (ids, slugs or families), on top of the config file's ignore.")] = None,
+    fail_on: Annotated[Optional[Level], typer.Option("--fail-on", help="Lowest severity that makes the exit code 1 (default: the config's fail-on, else warning).", show_default=False)] = None,
     exit_zero: Annotated[bool, typer.Option("--exit-zero", help="Exit 0 even when findings are reported.")] = False,
-    nginx_version: Annotated[Optional[str], typer.Option("--nginx-version", help="Target nginx version, e.g. 1.24.0 (version-dependent rules state their assumption when unknown).")] = None,
+    statistics: Annotated[bool, typer.Option("--statistics", help="Also print how many findings each rule produced.")] = False,
+    nginx_version: Annotated[Optional[str], typer.Option("--nginx-version", help="Target nginx version, e.g. 1.24.0 (version-dependent rules state their assumption when unknown; with --host, the local nginx -v is asked).")] = None,
     prefix: Annotated[Optional[str], typer.Option("--prefix", help="nginx's configuration prefix: relative includes resolve against it, and absolute /etc/nginx/... includes map into it. Default: the main file's folder.")] = None,
-    host: Annotated[bool, typer.Option("--host", help="This machine is the nginx host: read included files, sockets and php-fpm pools from its filesystem.")] = False,
+    host: Annotated[bool, typer.Option("--host", help="This machine is the nginx host: read included files, sockets, php-fpm pools and the nginx version from it.")] = False,
     php_fpm: Annotated[Optional[List[str]], typer.Option("--php-fpm", help="php-fpm pool file or glob (repeatable), for the FastCGI rules.")] = None,
+    config: Annotated[Optional[str], typer.Option("--config", help="Configuration file to use instead of the pyproject.toml / .nginx-502lint.toml found upward from the linted files.", metavar="PATH")] = None,
+    isolated: Annotated[bool, typer.Option("--isolated", help="Ignore configuration files.")] = False,
+    baseline: Annotated[Optional[str], typer.Option("--baseline", help="Report only findings that this baseline file does not record.", metavar="FILE")] = None,
+    write_baseline: Annotated[Optional[str], typer.Option("--write-baseline", help="Record every current finding in FILE, to adopt the linter on an existing tree.", metavar="FILE")] = None,
     stdin_filename: Annotated[Optional[str], typer.Option("--stdin-filename", help="Name to report for input read from stdin; its folder is the include root.")] = None,
     rules_dir: Annotated[Optional[List[str]], typer.Option("--rules-dir", help="Also load every rule module (*.py) in this folder (repeatable).")] = None,
     list_rules: Annotated[bool, typer.Option("--list-rules", help="List every rule with id, slug, severity and summary, then exit.")] = False,
     explain: Annotated[Optional[str], typer.Option("--explain", help="Print a rule's documentation page (id or slug), then exit.", metavar="RULE")] = None,
+    config_schema: Annotated[bool, typer.Option("--config-schema", help="Print the configuration file's JSON Schema (for editors), then exit.")] = False,
     color: Annotated[ColorMode, typer.Option("--color", help="Colour the text output (auto: only on a terminal; NO_COLOR turns it off).")] = ColorMode.auto,
     version: Annotated[bool, typer.Option("--version", help="Show the version and exit.")] = False,
 ) -> None:
     """Find the nginx settings that turn into 502 Bad Gateway and 504 Gateway Timeout errors."""
-    from .engine import InternalRuleError, LintSettings, Registry, RuleError
+    from .baseline import BaselineError
+    from .config import Config, ConfigError, build_settings
+    from .engine import InternalRuleError, Registry, RuleError
     from .findings import Severity
     from .parse import InputError
 
@@ -101,6 +116,9 @@ def lint_command(
         raise typer.Exit(EXIT_CLEAN)
     try:
         registry = Registry.default(rules_dir or ())
+        if config_schema:
+            _print_schema(registry)
+            raise typer.Exit(EXIT_CLEAN)
         if list_rules:
             _print_rules(registry)
             raise typer.Exit(EXIT_CLEAN)
@@ -111,37 +129,61 @@ def lint_command(
             spec = registry.get(ids[0])
             typer.echo(f"{spec.id} {spec.slug} ({spec.severity})\n\n{spec.doc}")
             raise typer.Exit(EXIT_CLEAN)
-        rule_ids = registry.select(_split(select), _split(ignore))
-        settings = LintSettings(prefix=prefix, host=host, php_fpm=list(php_fpm or ()))
-        if nginx_version:
-            try:
-                settings.nginx_version = parse_version_option(nginx_version)
-            except ValueError as error:
-                raise fail(str(error))
-            settings.version_source = "--nginx-version"
         if not paths:
             raise fail("no input: give nginx config files or folders, or - for stdin (see --help)")
+        if baseline and write_baseline:
+            raise fail("--baseline and --write-baseline exclude each other: write the baseline, then use it")
+        try:
+            version_wanted = parse_version_option(nginx_version) if nginx_version else None
+        except ValueError as error:
+            raise fail(str(error))
+        file_config = Config() if isolated else _load_config(config, paths, stdin_filename, registry)
+        rule_ids = registry.select(_split(select) or file_config.select or [], file_config.ignore + _split(ignore))
+        settings, notes = build_settings(file_config, registry, prefix=prefix, host=host,
+                                         php_fpm=php_fpm, nginx_version=version_wanted)
+        for line in notes:
+            note(line)
         result = _run(paths, settings, registry, rule_ids, stdin_filename)
-    except (RuleError, InputError) as error:
+        findings, summary_notes = result.findings, list[str]()
+        if write_baseline:
+            findings, summary_notes = _write_baseline(write_baseline, result)
+        elif baseline:
+            findings, summary_notes = _apply_baseline(baseline, result)
+    except (RuleError, InputError, ConfigError, BaselineError) as error:
         raise fail(str(error))
     except InternalRuleError as error:
         sys.stderr.write(f"nginx-502lint: internal error: {error}; please report it with the config that triggers it\n")
         raise typer.Exit(EXIT_USAGE)
 
-    from .reporters import Report, render
+    from .reporters import Report, find_repository_root
 
     report = Report(
-        findings=result.findings,
+        findings=findings,
         files=result.files,
         rules={rule_id: registry.get(rule_id) for rule_id in rule_ids},
-        color=output_format is Format.text and _use_color(color, sys.stdout),
         tool_version=__version__,
-        extras={"sources": result.sources},
+        root=find_repository_root(),
+        sources=result.sources,
+        notes=summary_notes,
     )
-    sys.stdout.write(render(output_format.value, report))
-    threshold = Severity.parse(fail_on.value)
-    failing = any(f.severity >= threshold for f in result.findings)
+    _emit(report, output_format.value, output, statistics, color)
+    threshold = Severity.parse(fail_on.value if fail_on else file_config.fail_on or Level.warning.value)
+    failing = any(f.severity >= threshold for f in findings)
     raise typer.Exit(EXIT_FINDINGS if failing and not exit_zero else EXIT_CLEAN)
+
+
+def note(message: str) -> None:
+    sys.stderr.write(f"nginx-502lint: {message}\n")
+
+
+def _load_config(explicit: str | None, paths: list[str], stdin_filename: str | None, registry: Registry) -> Config:
+    from .config import Config, discovery_start, find_config, load_config
+
+    if explicit:
+        return load_config(explicit, registry)
+    on_disk = [p for p in paths if p != "-"] or ([stdin_filename] if stdin_filename else [])
+    found = find_config(discovery_start(on_disk) if on_disk else os.getcwd())
+    return load_config(found, registry) if found else Config()
 
 
 def _run(paths: list[str], settings: LintSettings, registry: Registry, rule_ids: list[str], stdin_filename: str | None) -> LintResult:
@@ -154,6 +196,78 @@ def _run(paths: list[str], settings: LintSettings, registry: Registry, rule_ids:
         else:
             inputs.append(Input(path))
     return lint(inputs, settings, registry, rule_ids)
+
+
+def _write_baseline(path: str, result: LintResult) -> tuple[list[Finding], list[str]]:
+    from .baseline import NEVER_BASELINED, write_baseline
+
+    entries = write_baseline(path, result.findings, result.sources)
+    left = [f for f in result.findings if f.rule in NEVER_BASELINED]
+    recorded = len(result.findings) - len(left)
+    notes = [f"Baseline {path} written: {_plural(recorded, 'finding')} in {_plural(len(entries), 'entry', 'entries')}."]
+    if left:
+        notes.append(f"{_plural(len(left), 'syntax error')} not baselined: a file that does not parse is not linted at all.")
+    return left, notes
+
+
+def _apply_baseline(path: str, result: LintResult) -> tuple[list[Finding], list[str]]:
+    from .baseline import apply_baseline
+
+    outcome = apply_baseline(path, result.findings, result.sources)
+    notes = [f"Baseline {path}: {_plural(outcome.matched, 'known finding')} not shown."]
+    if outcome.stale:
+        notes.append(f"{_plural(len(outcome.stale), 'baseline entry', 'baseline entries')} stale (fixed or changed since); "
+                     f"drop them with --write-baseline {path}:")
+        notes.extend(f"  {e.file}: {e.rule} x{e.count} {e.text}" for e in outcome.stale[:10])
+        if len(outcome.stale) > 10:
+            notes.append(f"  ... and {len(outcome.stale) - 10} more")
+    return outcome.findings, notes
+
+
+def _plural(count: int, word: str, plural: str | None = None) -> str:
+    return f"{count} {word if count == 1 else plural or word + 's'}"
+
+
+def _emit(report: Report, format_name: str, output: str | None, statistics: bool, color: ColorMode) -> None:
+    """The chosen report to stdout or --output, and the text report wherever a person reads it."""
+    import dataclasses
+
+    from .reporters import render
+    from .reporters.text import statistics as statistics_table
+    from .reporters.text import summary_line
+
+    for_humans = dataclasses.replace(report, color=_use_color(color, sys.stdout))
+    human = sys.stdout
+    if output:
+        try:
+            with open(output, "w", encoding="utf-8") as handle:
+                handle.write(render(format_name, report))
+        except OSError as error:
+            raise fail(f"--output {output}: {error.strerror or error}")
+        if format_name == "text":  # the findings are in the file; the terminal gets the summary
+            lines = [summary_line(report.findings, len(report.files), for_humans.color), *report.notes]
+            sys.stdout.write("\n".join(lines) + "\n")
+        else:
+            sys.stdout.write(render("text", for_humans))
+        sys.stdout.write(f"{format_name} report written to {output}\n")
+    elif format_name == "text":
+        sys.stdout.write(render("text", for_humans))
+    else:
+        sys.stdout.write(render(format_name, report))
+        human = sys.stderr  # stdout carries the machine-readable report
+        if format_name != "github":  # github's output ends with the text report, notes included
+            for line in report.notes:
+                note(line)
+    if statistics:
+        human.write(statistics_table(report.findings))
+
+
+def _print_schema(registry: Registry) -> None:
+    import json
+
+    from .config import build_schema
+
+    sys.stdout.write(json.dumps(build_schema(registry), indent=2, sort_keys=True) + "\n")
 
 
 def _print_rules(registry: object) -> None:

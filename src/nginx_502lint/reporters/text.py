@@ -2,8 +2,10 @@
 the offending source line, the mechanism and the fix."""
 from __future__ import annotations
 
-from . import Report
+from typing import Any
+
 from ..findings import Finding, Severity
+from . import Report
 
 _COLORS = {Severity.ERROR: "31", Severity.WARNING: "33", Severity.INFO: "36"}
 
@@ -14,19 +16,28 @@ def _paint(text: str, code: str, color: bool) -> str:
 
 def render(report: Report) -> str:
     color = report.color
-    sources = report.extras.get("sources", {})
     out: list[str] = []
     for finding in report.findings:
-        out.extend(_finding_lines(finding, sources, color))
+        out.extend(_finding_lines(finding, report.source(finding.file), color))
     out.append(summary_line(report.findings, len(report.files), color))
+    out.extend(report.notes)
     return "\n".join(out) + "\n"
 
 
-def _finding_lines(finding: Finding, sources: dict, color: bool) -> list[str]:
+def statistics(findings: list[Finding]) -> str:
+    """`--statistics`: how many findings each rule produced, most first."""
+    counts: dict[tuple[str, str, Severity], int] = {}
+    for finding in findings:
+        key = (finding.rule, finding.slug, finding.severity)
+        counts[key] = counts.get(key, 0) + 1
+    rows = sorted(counts.items(), key=lambda item: (-item[1], item[0][0]))
+    return "".join(f"{count:>6}  {rule}  {slug:<34} {severity}\n" for (rule, slug, severity), count in rows)
+
+
+def _finding_lines(finding: Finding, source: Any, color: bool) -> list[str]:
     level = _paint(str(finding.severity), _COLORS[finding.severity] + ";1", color)
     location = _paint(f"{finding.file}:{finding.line}:{finding.column}:", "1", color)
     lines = [f"{location} {level} {_paint(finding.rule, '1', color)} [{finding.slug}] {finding.message}"]
-    source = sources.get(finding.file)
     text = source.line_text(finding.line) if source is not None else ""
     if text.strip():
         gutter = f"{finding.line:>6} | "
