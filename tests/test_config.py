@@ -325,7 +325,7 @@ def test_a_run_without_config_file_imports_no_toml_schema_or_extra_format_code(t
         "import sys\nfrom nginx_502lint.cli import main\n"
         f"main([{str(tmp_path / 'site.conf')!r}])\n"
         "heavy = ['tomllib', 'tomli', 'jsonschema', 'nginx_502lint.reporters.sarif', 'nginx_502lint.reporters.json',\n"
-        "         'nginx_502lint.reporters.junit', 'nginx_502lint.reporters.gitlab']\n"
+        "         'nginx_502lint.reporters.junit', 'nginx_502lint.reporters.gitlab', 'nginx_502lint.baseline']\n"
         "print([m for m in heavy if m in sys.modules])\n"
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path, timeout=60,

@@ -105,7 +105,6 @@ def lint_command(
     version: Annotated[bool, typer.Option("--version", help="Show the version and exit.")] = False,
 ) -> None:
     """Find the nginx settings that turn into 502 Bad Gateway and 504 Gateway Timeout errors."""
-    from .baseline import BaselineError
     from .config import Config, ConfigError, build_settings
     from .engine import InternalRuleError, Registry, RuleError
     from .findings import Severity
@@ -149,7 +148,7 @@ def lint_command(
             findings, summary_notes = _write_baseline(write_baseline, result)
         elif baseline:
             findings, summary_notes = _apply_baseline(baseline, result)
-    except (RuleError, InputError, ConfigError, BaselineError) as error:
+    except (RuleError, InputError, ConfigError) as error:
         raise fail(str(error))
     except InternalRuleError as error:
         sys.stderr.write(f"nginx-502lint: internal error: {error}; please report it with the config that triggers it\n")
@@ -199,9 +198,12 @@ def _run(paths: list[str], settings: LintSettings, registry: Registry, rule_ids:
 
 
 def _write_baseline(path: str, result: LintResult) -> tuple[list[Finding], list[str]]:
-    from .baseline import NEVER_BASELINED, write_baseline
+    from .baseline import NEVER_BASELINED, BaselineError, write_baseline
 
-    entries = write_baseline(path, result.findings, result.sources)
+    try:
+        entries = write_baseline(path, result.findings, result.sources)
+    except BaselineError as error:
+        raise fail(str(error)) from None
     left = [f for f in result.findings if f.rule in NEVER_BASELINED]
     recorded = len(result.findings) - len(left)
     notes = [f"Baseline {path} written: {_plural(recorded, 'finding')} in {_plural(len(entries), 'entry', 'entries')}."]
@@ -211,9 +213,12 @@ def _write_baseline(path: str, result: LintResult) -> tuple[list[Finding], list[
 
 
 def _apply_baseline(path: str, result: LintResult) -> tuple[list[Finding], list[str]]:
-    from .baseline import apply_baseline
+    from .baseline import BaselineError, apply_baseline
 
-    outcome = apply_baseline(path, result.findings, result.sources)
+    try:
+        outcome = apply_baseline(path, result.findings, result.sources)
+    except BaselineError as error:
+        raise fail(str(error)) from None
     notes = [f"Baseline {path}: {_plural(outcome.matched, 'known finding')} not shown."]
     if outcome.stale:
         notes.append(f"{_plural(len(outcome.stale), 'baseline entry', 'baseline entries')} stale (fixed or changed since); "
