@@ -50,7 +50,7 @@ from typing import Iterator
 from nginx_502lint.buffers import SIZED_MODULES, effective_buffers, propose
 from nginx_502lint.engine import RuleContext
 from nginx_502lint.findings import Fix
-from nginx_502lint.ruletools import applies_to, directives_text, set_directives, sites_by_setting
+from nginx_502lint.ruletools import applies_to, directives_text, set_directives, settings_block, sites_by_setting
 from nginx_502lint.values import InvalidValue, format_size, parse_size
 
 ID = "B201"
@@ -102,7 +102,8 @@ def check(ctx: RuleContext) -> Iterator[None]:
         setting = site.setting("buffer_size")
         if setting.explicit:
             continue
-        config = effective_buffers(ctx.model, site.block, site.module, page)
+        target = settings_block(site)
+        config = effective_buffers(ctx.model, target, site.module, page)
         if config is None:
             continue
         changes = propose(config, suggested)
@@ -112,7 +113,7 @@ def check(ctx: RuleContext) -> Iterator[None]:
             f"({format_size(page)}) (heuristic: an application's cookies/JWT/CSP headers often exceed it)",
             severity="info",
             mechanism="a response header above one page makes nginx log 'upstream sent too big header' and answer 502.",
-            fix=Fix(f"In {site.describe()} (or once in http/server), set: {directives_text(changes)}",
-                    set_directives(ctx.model, site.block, changes), "unsafe"),
+            fix=Fix(f"In {ctx.model.describe(target)} (or once in http/server), set: {directives_text(changes)}",
+                    set_directives(ctx.model, target, changes), "unsafe"),
         )
     yield from ()

@@ -116,6 +116,9 @@ def check(ctx: RuleContext) -> Iterator[None]:
                     at_culprit = effective_buffers(ctx.model, culprit.parent, module, page)
                     if at_culprit is not None and violations(at_culprit):
                         level, level_config = culprit.parent, at_culprit
+                while level.name in ("if", "limit_except") and level.parent is not None:
+                    level = level.parent  # buffer directives are not allowed there
+                    level_config = effective_buffers(ctx.model, level, module, page) or level_config
                 changes = propose(level_config)
                 ctx.report(
                     culprit,

@@ -44,7 +44,7 @@ from typing import Iterator
 
 from nginx_502lint.engine import RuleContext
 from nginx_502lint.findings import Fix
-from nginx_502lint.ruletools import TIMEOUT_MODULES, directives_text
+from nginx_502lint.ruletools import TIMEOUT_MODULES, directives_text, settings_block
 
 ID = "T101"
 SLUG = "timeout-implicit"
@@ -73,13 +73,14 @@ def check(ctx: RuleContext) -> Iterator[None]:
         names = [f"{site.module}_{kind}" for kind in implicit]
         wanted = [(name, [ctx.options[f"suggested_{kind}"]]) for name, kind in zip(names, implicit)]
         text = directives_text(wanted)
-        edit = ctx.insert_into(site.block, text)
+        target = settings_block(site)
+        edit = ctx.insert_into(target, text)
         ctx.report(
             site.node,
             f"{site.node.name} in {site.describe()} uses nginx's default 60s {', '.join(names)} by omission",
             mechanism="a backend silent for more than 60s gets a 504; a dead backend holds each client 60s before failover.",
             fix=Fix(
-                f"Decide the timeouts explicitly in {site.describe()} (or once in http/server): {text}",
+                f"Decide the timeouts explicitly in {ctx.model.describe(target)} (or once in http/server): {text}",
                 tuple(e for e in (edit,) if e is not None),
                 "unsafe",
             ),

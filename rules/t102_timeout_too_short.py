@@ -80,7 +80,8 @@ def check(ctx: RuleContext) -> Iterator[None]:
                 continue  # T106 reports unparsable values
             if value is None or value >= minimum:
                 continue
-            suggested = ctx.options["suggested_connect_timeout" if kind == "connect_timeout" else "suggested_timeout"]
+            suggested_text = ctx.options["suggested_connect_timeout" if kind == "connect_timeout" else "suggested_timeout"]
+            suggested = format_time_ms(max(parse_time_ms(suggested_text), minimum))
             new_text = format_directive(node.name, [suggested])
             phase = "connecting to" if kind == "connect_timeout" else ("reading response header from" if kind == "read_timeout" else "sending request to")
             ctx.report(

@@ -60,7 +60,8 @@ def check(ctx: RuleContext) -> Iterator[None]:
             continue
         if value is None or value <= maximum:
             continue
-        new_text = format_directive(node.name, [ctx.options["suggested_connect_timeout"]])
+        suggested = min(parse_time_ms(ctx.options["suggested_connect_timeout"]), maximum)
+        new_text = format_directive(node.name, [format_time_ms(suggested)])
         ctx.report(
             node,
             f"{node.name} {node.args[0]} at {node.where} applies to {applies_to(ctx.model, users)}: "

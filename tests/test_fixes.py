@@ -233,8 +233,7 @@ def test_a_fix_without_edits_counts_as_advice(tmp_path: Path) -> None:
 
 # --- refusing edits that would break the config -----------------------------------------------
 
-def test_timeouts_are_not_inserted_into_if_where_nginx_forbids_them(tmp_path: Path) -> None:
-    conf = _write(tmp_path / "nginx.conf", """events {}
+IF_IN_LOCATION = """events {}
 http {
     server {
         listen 127.0.0.1:8080;
@@ -245,11 +244,24 @@ http {
         }
     }
 }
-""")
-    result = _lint(conf, ["T101"])
-    plan = plan_fixes(result.findings, result.sources, include_unsafe=True)
+"""
+
+
+def test_an_insert_of_timeouts_into_if_is_refused_where_nginx_forbids_them(tmp_path: Path) -> None:
+    conf = _write(tmp_path / "nginx.conf", IF_IN_LOCATION)
+    finding = _finding(conf, 7, (Edit("insert", str(conf), 6, "proxy_read_timeout 60s;", "if"),))
+    plan = plan_fixes([finding], _lint(conf, []).sources, include_unsafe=True)
     assert plan.changes == []
     assert "does not allow" in plan.skipped[0].reason and "location_if" in plan.skipped[0].reason
+
+
+def test_t101_puts_timeouts_for_a_pass_inside_if_into_the_enclosing_location(tmp_path: Path) -> None:
+    conf = _write(tmp_path / "nginx.conf", IF_IN_LOCATION)
+    result = _lint(conf, ["T101"])
+    plan = plan_fixes(result.findings, result.sources, include_unsafe=True)
+    [change] = plan.changes
+    lines = change.after.decode().splitlines()
+    assert lines.index("            proxy_read_timeout 60s;") < lines.index("            if ($arg_x) {")
 
 
 def test_an_insert_that_would_duplicate_a_directive_is_refused(tmp_path: Path) -> None:

@@ -31,9 +31,10 @@ class Edit:
     """One textual change to one directive, anchored to a file and line.
 
     replace: the directive `directive` that starts at `line` becomes `text`.
-    insert:  `text` goes into the block whose opening `{` is on `line`
-             (or, with `line` pointing at a simple directive and `after=True`,
-             right after that directive), in `file`.
+    insert:  `text` goes into the block whose directive name (`location`,
+             `server`, …) is on `line` — its `{` may be on a later line in
+             Allman style — or, with `after=True`, right after the simple
+             directive on `line`, in `file`.
     delete:  the directive `directive` at `line` is removed.
     `text` is one or more complete directives, e.g. "proxy_read_timeout 60s;".
     """

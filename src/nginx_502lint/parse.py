@@ -76,8 +76,13 @@ class Node:
 
 
 def quote_arg(arg: str) -> str:
-    if arg == "" or any(c in arg for c in " \t\n;{}\"'#") and not arg.startswith("$"):
-        return '"' + arg.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """Quote an argument when nginx would otherwise split or end it there.
+
+    crossplane keeps backslashes as written and only unescapes quotes, so
+    only quotes are escaped again; `$var` arguments with spaces need quoting too.
+    """
+    if arg == "" or any(c in arg for c in " \t\n;{}\"'#"):
+        return '"' + arg.replace('"', '\\"') + '"'
     return arg
 
 

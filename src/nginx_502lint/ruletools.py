@@ -10,6 +10,18 @@ from .parse import Node, format_directive
 TIMEOUT_MODULES = frozenset({"proxy", "fastcgi", "uwsgi", "scgi", "grpc", "memcached"})
 
 
+def settings_block(site: PassSite) -> Node:
+    """Where a pass site's *_timeout / *_buffer* directives may go.
+
+    Those directives are valid in http, server and location only: a pass
+    inside `if` or `limit_except` takes them from the enclosing location.
+    """
+    block = site.block
+    while block.name in ("if", "limit_except") and block.parent is not None:
+        block = block.parent
+    return block
+
+
 def directives_text(changes: Iterable[tuple[str, list[str]]]) -> str:
     return " ".join(format_directive(name, args) for name, args in changes)
 
