@@ -92,3 +92,14 @@ def test_pass_target_names_its_upstream_block() -> None:
     assert site.target.upstream is model.upstreams["app"]
     first, second = model.upstreams["app"].servers
     assert first.backup and second.params == {"weight": "3"}
+
+
+def test_set_directives_replaces_only_the_same_key_of_an_array_directive() -> None:
+    from nginx_502lint.ruletools import set_directives
+
+    model = model_of("events {}\nhttp { server { location / {\n proxy_set_header Host $host;\n proxy_pass http://127.0.0.1:1;\n} } }\n")
+    location = model.blocks("location")[0]
+    [insert] = set_directives(model, location, [("proxy_set_header", ["Connection", ""])])
+    assert insert.kind == "insert" and insert.text == 'proxy_set_header Connection "";'
+    [replace] = set_directives(model, location, [("proxy_set_header", ["Host", "example.com"])])
+    assert replace.kind == "replace" and replace.line == 3

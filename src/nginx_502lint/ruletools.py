@@ -106,14 +106,20 @@ def set_directives(model: Model, block: Node, changes: list[tuple[str, list[str]
     """Edits that make `block` set each directive of `changes`.
 
     A directive the block already sets is replaced in place (a second one
-    would be a "duplicate" error); the others are inserted together.
+    would be a "duplicate" error); the others are inserted together. For an
+    array directive (proxy_set_header …) only the entry with the same key
+    is replaced: the other entries are separate values, not duplicates.
     """
+    from . import directives
+
     if block.synthetic or block.parent is None:
         return ()
     edits: list[Edit] = []
     inserts: list[str] = []
     for name, args in changes:
         existing = model.children(block, name)
+        if directives.is_array_directive(name):
+            existing = [n for n in existing if n.args[:1] == args[:1]]
         text = format_directive(name, args)
         if existing:
             edits.append(Edit("replace", existing[0].file, existing[0].line, text=text, directive=name))
