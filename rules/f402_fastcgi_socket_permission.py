@@ -62,7 +62,12 @@ from typing import Iterator
 from nginx_502lint import pools as pool_input
 from nginx_502lint.engine import RuleContext
 from nginx_502lint.findings import Fix
-from nginx_502lint.pass_addresses import BackendAddress, pools_at, site_addresses, spelled
+from nginx_502lint.pass_addresses import (
+    BackendAddress,
+    pools_at,
+    site_addresses,
+    spelled,
+)
 from nginx_502lint.phpfpm import Pool
 from nginx_502lint.socket_access import (
     SocketPermissions,

@@ -4,7 +4,8 @@
 Guesses the backend's protocol from its address and the location around it,
 and reports a pass module that cannot talk to it:
 
-* `proxy_pass` (HTTP) to php-fpm: port 9000 (`php_fpm_ports`) **and** a sign of
+* `proxy_pass` (HTTP) to php-fpm: port 9000 (`php_fpm_ports`) or a socket
+  named like php-fpm's (`http://unix:/run/php/php8.2-fpm.sock:`) **and** a sign of
   PHP (`php`/`fpm` in the address or upstream name, a `.php` location,
   `fastcgi_index`/`try_files`/`include` naming PHP). Port 9000 alone is not
   enough: MinIO, Portainer and SonarQube serve HTTP there;
@@ -67,7 +68,12 @@ from nginx_502lint.engine import RuleContext
 from nginx_502lint.findings import Edit, Fix
 from nginx_502lint.model import PassSite
 from nginx_502lint.parse import format_directive
-from nginx_502lint.pass_addresses import BackendAddress, looks_like_php, pools_at, site_addresses
+from nginx_502lint.pass_addresses import (
+    BackendAddress,
+    looks_like_php,
+    pools_at,
+    site_addresses,
+)
 
 ID = "F403"
 SLUG = "pass-protocol-mismatch"
@@ -86,6 +92,7 @@ OPTIONS = {
 
 _TLS_PORTS = frozenset({443, 8443})
 _SCRIPT_FILENAME = "fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name;"
+_PHP_SOCKET = re.compile(r"php[^/]*\.sock$|fpm[^/]*\.sock$", re.IGNORECASE)
 _HTTP_FLAVOURED = frozenset({"gateway", "gw", "web", "rest", "json", "http", "ui", "proxy", "envoy"})
 
 
@@ -108,6 +115,7 @@ def check(ctx: RuleContext) -> Iterator[None]:
 
 def _check_proxy(ctx: RuleContext, site: PassSite, tcp: list[BackendAddress], addresses: list[BackendAddress]) -> None:
     fpm = [a for a in tcp if a.port in ctx.options["php_fpm_ports"]]
+    fpm += [a for a in addresses if a.kind == "unix" and _PHP_SOCKET.search(a.path or "")]
     if fpm and looks_like_php(ctx.model, site, addresses, port_counts=False):
         _report_proxy_to_fastcgi(ctx, site, fpm[0])
         return
@@ -141,7 +149,7 @@ def _report_proxy_to_fastcgi(ctx: RuleContext, site: PassSite, address: BackendA
             edits.append(inserted)
     ctx.report(
         site.node,
-        f"{site.node.text()[:-1]} in {site.describe()}: port {address.port} is php-fpm's default and the location is "
+        f"{site.node.text()[:-1]} in {site.describe()}: {_fpm_hint(address)} and the location is "
         "for PHP, but proxy_pass speaks HTTP, not FastCGI (heuristic)",
         mechanism=("php-fpm cannot read an HTTP request and drops the connection: 'recv() failed (104: Connection reset "
                    "by peer) while reading response header from upstream', 502."),
@@ -149,6 +157,12 @@ def _report_proxy_to_fastcgi(ctx: RuleContext, site: PassSite, address: BackendA
                 f"{'' if edits else ' (in the location: fastcgi_pass is not allowed in limit_except)'}",
                 tuple(edits), "unsafe"),
     )
+
+
+def _fpm_hint(address: BackendAddress) -> str:
+    if address.kind == "unix":
+        return f"{address.path} looks like a php-fpm socket"
+    return f"port {address.port} is php-fpm's default"
 
 
 def _report_proxy_to_grpc(ctx: RuleContext, site: PassSite, address: BackendAddress) -> None:
@@ -178,7 +192,7 @@ def _check_fastcgi(ctx: RuleContext, site: PassSite, tcp: list[BackendAddress]) 
         return  # a pool given to us really listens there
     _report_to_http(
         ctx, site, http[0],
-        mechanism=(f"an HTTP server answers the FastCGI request with 'HTTP/1.1 …': nginx logs 'upstream sent "
+        mechanism=("an HTTP server answers the FastCGI request with 'HTTP/1.1 …': nginx logs 'upstream sent "
                    "unsupported FastCGI protocol version: 72 while reading response header from upstream', 502."),
     )
 

@@ -132,8 +132,8 @@ def _listen_fix(ctx: RuleContext, server: Node, listens: list[Node]) -> tuple[st
     """The pre-1.25.1 fix: the `http2` parameter on the TLS listens, else on the plaintext ones."""
     if not listens:
         insert = ctx.insert_into(server, "listen 80 http2;")
-        return (f"add `listen 80 http2;` to the server at {server.where} (before 1.25.1 that port then serves "
-                "HTTP/2 only)", (insert,) if insert else ())
+        text = f"add `listen 80 http2;` to the server at {server.where} (before 1.25.1 that port then serves HTTP/2 only)"
+        return text, (insert,) if insert else ()
     tls = [n for n in listens if "ssl" in n.args[1:]]
     chosen = tls or listens
     edits = tuple(ctx.replace(n, format_directive("listen", [*n.args, "http2"])) for n in chosen)

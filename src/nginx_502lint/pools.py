@@ -46,6 +46,8 @@ def pools_for(settings: LintSettings) -> list[Pool]:
         pools = load_pools(list(sources)) if sources else []
     except PoolConfigError as error:
         raise RuleError(f"php-fpm pool {error}") from None
+    for key in [key for key, loaded in _LOADED.items() if loaded.settings() is None]:
+        del _LOADED[key]  # runs that are over
     _LOADED[id(settings)] = _Loaded(weakref.ref(settings), sources, pools)
     return pools
 
