@@ -101,6 +101,9 @@ def lint_command(
     list_rules: Annotated[bool, typer.Option("--list-rules", help="List every rule with id, slug, severity and summary, then exit.")] = False,
     explain: Annotated[Optional[str], typer.Option("--explain", help="Print a rule's documentation page (id or slug), then exit.", metavar="RULE")] = None,
     config_schema: Annotated[bool, typer.Option("--config-schema", help="Print the configuration file's JSON Schema (for editors), then exit.")] = False,
+    fix: Annotated[bool, typer.Option("--fix", help="Apply safe fixes in place (add --unsafe-fixes for the rest), lint again until nothing changes, then report what remains.")] = False,
+    diff: Annotated[bool, typer.Option("--diff", help="Print the fixes as a unified diff instead of writing them; exit 1 when there is any. Wins over --fix.")] = False,
+    unsafe_fixes: Annotated[bool, typer.Option("--unsafe-fixes", help="Let --fix and --diff also apply fixes that change behaviour (timeouts, buffer sizes).")] = False,
     color: Annotated[ColorMode, typer.Option("--color", help="Colour the text output (auto: only on a terminal; NO_COLOR turns it off).")] = ColorMode.auto,
     version: Annotated[bool, typer.Option("--version", help="Show the version and exit.")] = False,
 ) -> None:
@@ -108,6 +111,7 @@ def lint_command(
     from .config import Config, ConfigError, build_settings
     from .engine import InternalRuleError, Registry, RuleError
     from .findings import Severity
+    from .fixes import FixError
     from .parse import InputError
 
     if version:
@@ -142,13 +146,20 @@ def lint_command(
                                          php_fpm=php_fpm, nginx_version=version_wanted)
         for line in notes:
             note(line)
-        result = _run(paths, settings, registry, rule_ids, stdin_filename)
+        if diff:
+            raise typer.Exit(_show_fixes(paths, settings, registry, rule_ids, stdin_filename, unsafe_fixes, baseline, exit_zero))
+        if fix:
+            if write_baseline:
+                raise fail("--fix and --write-baseline exclude each other: fix first, then write the baseline")
+            result = _fix(paths, settings, registry, rule_ids, unsafe_fixes, baseline)
+        else:
+            result = _run(paths, settings, registry, rule_ids, stdin_filename)
         findings, summary_notes = result.findings, list[str]()
         if write_baseline:
             findings, summary_notes = _write_baseline(write_baseline, result)
         elif baseline:
             findings, summary_notes = _apply_baseline(baseline, result)
-    except (RuleError, InputError, ConfigError) as error:
+    except (RuleError, InputError, ConfigError, FixError) as error:
         raise fail(str(error))
     except InternalRuleError as error:
         sys.stderr.write(f"nginx-502lint: internal error: {error}; please report it with the config that triggers it\n")
@@ -195,6 +206,32 @@ def _run(paths: list[str], settings: LintSettings, registry: Registry, rule_ids:
         else:
             inputs.append(Input(path))
     return lint(inputs, settings, registry, rule_ids)
+
+
+def _fix(paths: list[str], settings: LintSettings, registry: Registry, rule_ids: list[str],
+         unsafe_fixes: bool, baseline: str | None) -> LintResult:
+    """--fix: write the fixes (a baseline's known findings are left alone), then lint what remains."""
+    from .fixes import describe_outcome, fix_until_stable
+
+    fixable = (lambda result: _apply_baseline(baseline, result)[0]) if baseline else None
+    run = fix_until_stable(paths, settings, registry, rule_ids, unsafe_fixes, fixable=fixable)
+    sys.stderr.write(describe_outcome(run.applied, run.skipped, stable=run.stable))
+    return run.result
+
+
+def _show_fixes(paths: list[str], settings: LintSettings, registry: Registry, rule_ids: list[str],
+                stdin_filename: str | None, unsafe_fixes: bool, baseline: str | None, exit_zero: bool) -> int:
+    """--diff: the fixes one --fix round would write, as a unified diff on stdout; writes nothing."""
+    from .fixes import describe_outcome, plan_fixes, render_diff
+    from .lint import STDIN
+
+    result = _run(paths, settings, registry, rule_ids, stdin_filename)
+    findings = _apply_baseline(baseline, result)[0] if baseline else result.findings
+    plan = plan_fixes(findings, result.sources, unsafe_fixes, from_disk=STDIN not in paths,
+                      nginx_version=settings.nginx_version)
+    sys.stdout.write(render_diff(plan))
+    sys.stderr.write(describe_outcome(plan.applied, plan.skipped, dry_run=True))
+    return EXIT_FINDINGS if plan.changes and not exit_zero else EXIT_CLEAN
 
 
 def _write_baseline(path: str, result: LintResult) -> tuple[list[Finding], list[str]]:
