@@ -136,7 +136,7 @@ class GroupDiagnosis:
         seen: dict[tuple[str, str, int, str], Finding] = {}
         for link in self.links:
             for finding in link.findings:
-                seen.setdefault((finding.rule, finding.file, finding.line, finding.message), finding)
+                seen.setdefault(_identity(finding), finding)
         return list(seen.values())
 
     @property
@@ -521,13 +521,13 @@ def with_log_evidence(findings: Sequence[Finding], diagnosis: Diagnosis) -> list
     `log_findings`. Groups not found in the config have no config location and are
     left to the text and JSON outputs.
     """
-    evidence: dict[int, list[GroupDiagnosis]] = {}
+    evidence: dict[tuple[str, str, int, str], list[GroupDiagnosis]] = {}
     for diagnosed in diagnosis.groups:
         for finding in diagnosed.findings:
-            evidence.setdefault(id(finding), []).append(diagnosed)
+            evidence.setdefault(_identity(finding), []).append(diagnosed)
     merged: list[Finding] = []
     for finding in findings:
-        groups = evidence.get(id(finding))
+        groups = evidence.get(_identity(finding))
         if not groups:
             merged.append(finding)
             continue
@@ -558,6 +558,11 @@ def log_findings(diagnosis: Diagnosis) -> list[Finding]:
                 mechanism=group.signature.cause, context=link.site.describe(),
             ))
     return results
+
+
+def _identity(finding: Finding) -> tuple[str, str, int, str]:
+    # By value: a baseline or suppression step may hand over copies of the findings.
+    return (finding.rule, finding.file, finding.line, finding.message)
 
 
 def _answered_5xx(group: FailureGroup) -> bool:
