@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e.backends import HTTPBehindFastCGI, TLSBackend
+from e2e.backends import HTTPBehindFastCGI, TLSBackend, ipv6_loopback_available
 
 from nginx_502lint.engine import LintSettings, Registry
 from nginx_502lint.lint import Input, lint, load_inputs
@@ -56,6 +56,18 @@ def refusing(host: str = "127.0.0.1") -> Iterator[int]:
     with socket.socket(family, socket.SOCK_STREAM) as holder:
         holder.bind((host, 0))
         yield holder.getsockname()[1]
+
+
+@contextlib.contextmanager
+def ipv6_port_closed(port: int) -> Iterator[None]:
+    """Hold `port` on ::1 without listening, so [::1]:port refuses; a kernel without IPv6 refuses by itself."""
+    if not ipv6_loopback_available():
+        yield
+        return
+    with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as holder:
+        holder.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        holder.bind(("::1", port))
+        yield
 
 
 @contextlib.contextmanager
@@ -123,7 +135,7 @@ def test_refusing_port_is_unreachable_with_nginx_errno_wording() -> None:
 
 
 def test_name_resolving_to_ipv6_and_ipv4_loopback_with_ipv4_only_backend_is_partial() -> None:
-    with listening("127.0.0.1") as port, refusing("::1") if socket.has_ipv6 else contextlib.nullcontext():
+    with listening("127.0.0.1") as port, ipv6_port_closed(port):
         result = check_one(ProbeTarget("tcp", host="localhost", port=port),
                            resolver=stub({"localhost": ["::1", "127.0.0.1"]}))
 
@@ -417,7 +429,7 @@ http {{
 
 
 def test_u390_partial_answer_is_a_warning_naming_both_addresses(tmp_path: Path) -> None:
-    with listening("127.0.0.1") as port, refusing("::1"):
+    with listening("127.0.0.1") as port, ipv6_port_closed(port):
         path = tmp_path / "nginx.conf"
         path.write_text(f"events {{}}\nhttp {{ server {{ location / {{ proxy_pass http://localhost:{port}; }} }} }}\n")
         settings = LintSettings(extras={"probe": True, "probe_connector": loopback_only,
