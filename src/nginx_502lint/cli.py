@@ -2,7 +2,8 @@
 
 Exit codes: 0 nothing at or above the failure threshold, 1 findings at or
 above it (a syntax error in a linted file is an E001 finding), 2 usage error,
-unreadable input path, invalid configuration file or baseline.
+unreadable input path, invalid configuration file or baseline. With --log, an
+upstream failure in the log that answered clients with 5xx also exits 1.
 """
 from __future__ import annotations
 
@@ -18,8 +19,10 @@ from . import __version__
 
 if TYPE_CHECKING:
     from .config import Config
+    from .diagnose import Diagnosis
     from .engine import LintSettings, Registry
     from .findings import Finding, LintResult
+    from .lint import Input
     from .reporters import Report
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
@@ -105,6 +108,13 @@ def lint_command(
     diff: Annotated[bool, typer.Option("--diff", help="Print the fixes as a unified diff instead of writing them; exit 1 when there is any. Wins over --fix.")] = False,
     unsafe_fixes: Annotated[bool, typer.Option("--unsafe-fixes", help="Let --fix and --diff also apply fixes that change behaviour (timeouts, buffer sizes).")] = False,
     color: Annotated[ColorMode, typer.Option("--color", help="Colour the text output (auto: only on a terminal; NO_COLOR turns it off).")] = ColorMode.auto,
+    log: Annotated[Optional[List[str]], typer.Option("--log", help="nginx error.log to diagnose (repeatable; - reads stdin; rotated .gz files work): each upstream failure is grouped by cause and, with config files, linked to the rule and line that explain it.", metavar="FILE")] = None,
+    since: Annotated[Optional[str], typer.Option("--since", help="With --log: only lines from this moment (2026-11-21 10:00, 2026-11-21T10:00:00+01:00) or this span back from now (30m, 2h, 1d).")] = None,
+    probe: Annotated[bool, typer.Option("--probe", help="Connect to every upstream address (DNS A/AAAA, TCP, unix sockets, TLS with and without SNI); dead ones are U390 findings. Loopback and private addresses only.")] = False,
+    probe_all: Annotated[bool, typer.Option("--probe-all", help="Probe public addresses too (implies --probe).")] = False,
+    probe_timeout: Annotated[float, typer.Option("--probe-timeout", help="Seconds per connect or TLS handshake.", metavar="SECONDS")] = 2.0,
+    probe_concurrency: Annotated[int, typer.Option("--probe-concurrency", help="Targets probed at once (1-64).")] = 8,
+    probe_total_timeout: Annotated[float, typer.Option("--probe-total-timeout", help="Seconds for the whole probe; targets not done by then are listed as not probed.", metavar="SECONDS")] = 20.0,
     version: Annotated[bool, typer.Option("--version", help="Show the version and exit.")] = False,
 ) -> None:
     """Find the nginx settings that turn into 502 Bad Gateway and 504 Gateway Timeout errors."""
@@ -132,20 +142,29 @@ def lint_command(
             spec = registry.get(ids[0])
             typer.echo(f"{spec.id} {spec.slug} ({spec.severity})\n\n{spec.doc}")
             raise typer.Exit(EXIT_CLEAN)
-        if not paths:
-            raise fail("no input: give nginx config files or folders, or - for stdin (see --help)")
+        diagnosis: Diagnosis | None = None
+        if not paths and not log:
+            raise fail("no input: give nginx config files or folders, - for stdin, or --log FILE (see --help)")
+        if since and not log:
+            raise fail("--since needs --log")
+        if "-" in (paths or ()) and "-" in (log or ()):
+            raise fail("stdin can carry the config or the log, not both")
         if baseline and write_baseline:
             raise fail("--baseline and --write-baseline exclude each other: write the baseline, then use it")
         try:
             version_wanted = parse_version_option(nginx_version) if nginx_version else None
         except ValueError as error:
             raise fail(str(error))
-        file_config = Config() if isolated else _load_config(config, paths, stdin_filename, registry)
+        file_config = Config() if isolated else _load_config(config, paths or [], stdin_filename, registry)
         rule_ids = registry.select(_split(select) or file_config.select or [], file_config.ignore + _split(ignore))
         settings, notes = build_settings(file_config, registry, prefix=prefix, host=host,
                                          php_fpm=php_fpm, nginx_version=version_wanted)
         for line in notes:
             note(line)
+        if log and (fix or diff):
+            raise fail("--log diagnoses the config as it is: run it without --fix/--diff")
+        if probe or probe_all:
+            _enable_probe(settings, probe_all, probe_timeout, probe_concurrency, probe_total_timeout)
         if diff:
             raise typer.Exit(_show_fixes(paths, settings, registry, rule_ids, stdin_filename, unsafe_fixes, baseline, exit_zero))
         if fix:
@@ -153,7 +172,9 @@ def lint_command(
                 raise fail("--fix and --write-baseline exclude each other: fix first, then write the baseline")
             result = _fix(paths, settings, registry, rule_ids, unsafe_fixes, baseline)
         else:
-            result = _run(paths, settings, registry, rule_ids, stdin_filename)
+            inputs = _inputs(paths or [], stdin_filename)
+            result = _run(inputs, settings, registry, rule_ids)
+            diagnosis = _diagnose(log, since, inputs, result, settings, registry, rule_ids) if log else None
         findings, summary_notes = result.findings, list[str]()
         if write_baseline:
             findings, summary_notes = _write_baseline(write_baseline, result)
@@ -165,8 +186,13 @@ def lint_command(
         sys.stderr.write(f"nginx-502lint: internal error: {error}; please report it with the config that triggers it\n")
         raise typer.Exit(EXIT_USAGE)
 
+    from .probe import report_for
     from .reporters import Report, find_repository_root
 
+    if diagnosis is not None and output_format.value in ("sarif", "github", "gitlab", "junit"):
+        from .diagnose import with_log_evidence
+
+        findings = with_log_evidence(findings, diagnosis)
     report = Report(
         findings=findings,
         files=result.files,
@@ -175,10 +201,11 @@ def lint_command(
         root=find_repository_root(),
         sources=result.sources,
         notes=summary_notes,
+        extras={"diagnosis": diagnosis, "probe": report_for(settings)},
     )
     _emit(report, output_format.value, output, statistics, color)
     threshold = Severity.parse(fail_on.value if fail_on else file_config.fail_on or Level.warning.value)
-    failing = any(f.severity >= threshold for f in findings)
+    failing = any(f.severity >= threshold for f in findings) or bool(diagnosis is not None and diagnosis.client_errors)
     raise typer.Exit(EXIT_FINDINGS if failing and not exit_zero else EXIT_CLEAN)
 
 
@@ -196,8 +223,8 @@ def _load_config(explicit: str | None, paths: list[str], stdin_filename: str | N
     return load_config(found, registry) if found else Config()
 
 
-def _run(paths: list[str], settings: LintSettings, registry: Registry, rule_ids: list[str], stdin_filename: str | None) -> LintResult:
-    from .lint import STDIN, Input, expand_paths, lint, read_stdin_input
+def _inputs(paths: list[str], stdin_filename: str | None) -> list[Input]:
+    from .lint import STDIN, Input, expand_paths, read_stdin_input
 
     inputs: list[Input] = []
     for path in expand_paths(paths):
@@ -205,7 +232,49 @@ def _run(paths: list[str], settings: LintSettings, registry: Registry, rule_ids:
             inputs.append(read_stdin_input(sys.stdin.buffer.read(), stdin_filename))
         else:
             inputs.append(Input(path))
-    return lint(inputs, settings, registry, rule_ids)
+    return inputs
+
+
+def _run(inputs: list[Input], settings: LintSettings, registry: Registry, rule_ids: list[str]) -> LintResult:
+    from .findings import LintResult
+    from .lint import lint
+
+    return lint(inputs, settings, registry, rule_ids) if inputs else LintResult()
+
+
+def _enable_probe(settings: LintSettings, probe_all: bool, timeout: float, concurrency: int, total: float) -> None:
+    from .probe import ProbeSettings
+
+    settings.extras.update(probe=True, probe_all=probe_all, probe_timeout=timeout,
+                           probe_concurrency=concurrency, probe_total_timeout=total)
+    try:
+        ProbeSettings.from_extras(settings.extras)
+    except ValueError as error:
+        raise fail(f"--probe: {error}") from None
+
+
+def _diagnose(
+    logs: list[str], since: str | None, inputs: list[Input], result: LintResult,
+    settings: LintSettings, registry: Registry, rule_ids: list[str],
+) -> Diagnosis:
+    from .diagnose import diagnose, load_models
+    from .logoptions import parse_since, progress_printer
+    from .logs import analyze_logs
+
+    try:
+        moment = parse_since(since) if since else None
+    except ValueError as error:
+        raise fail(str(error)) from None
+    progress = progress_printer()
+    try:
+        log_report = analyze_logs(logs, since=moment, progress=progress)
+    except OSError as error:
+        raise fail(f"--log {error.filename or ''}: {error.strerror or error}") from None
+    finally:
+        if progress is not None:
+            progress.close()
+    models = load_models(inputs, settings) if inputs else []
+    return diagnose(log_report, models, result, settings=settings, registry=registry, rule_ids=rule_ids)
 
 
 def _fix(paths: list[str], settings: LintSettings, registry: Registry, rule_ids: list[str],

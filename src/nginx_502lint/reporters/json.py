@@ -16,4 +16,14 @@ def render(report: Report) -> str:
         "summary": counts,
         "findings": [finding.to_dict() for finding in report.findings],
     }
+    probe = report.extras.get("probe")
+    if probe is not None:
+        payload["probe"] = probe.to_dict()
+        for entry, finding in zip(payload["findings"], report.findings):
+            evidence = probe.evidence_for(finding.rule, finding.file, finding.line)
+            if evidence is not None:
+                entry["probe"] = evidence.to_dict()
+    diagnosis = report.extras.get("diagnosis")
+    if diagnosis is not None:
+        payload["diagnosis"] = diagnosis.to_dict()
     return json.dumps(payload, indent=2, sort_keys=True) + "\n"

@@ -16,11 +16,22 @@ def _paint(text: str, code: str, color: bool) -> str:
 
 def render(report: Report) -> str:
     color = report.color
+    probe = report.extras.get("probe")
+    diagnosis = report.extras.get("diagnosis")
     out: list[str] = []
-    for finding in report.findings:
-        out.extend(_finding_lines(finding, report.source(finding.file), color))
-    out.append(summary_line(report.findings, len(report.files), color))
+    if report.files or diagnosis is None:  # `--log` alone lints nothing: no "0 files" line
+        for finding in report.findings:
+            out.extend(_finding_lines(finding, report.source(finding.file), color, probe))
+        out.append(summary_line(report.findings, len(report.files), color))
     out.extend(report.notes)
+    if probe is not None:
+        from ..probe import render_probe_text
+
+        out.extend(["", render_probe_text(probe).rstrip("\n")])
+    if diagnosis is not None:
+        from ..diagnose_text import render_diagnosis_text
+
+        out.extend([*([""] if out else []), render_diagnosis_text(diagnosis, color=color).rstrip("\n")])
     return "\n".join(out) + "\n"
 
 
@@ -34,7 +45,7 @@ def statistics(findings: list[Finding]) -> str:
     return "".join(f"{count:>6}  {rule}  {slug:<34} {severity}\n" for (rule, slug, severity), count in rows)
 
 
-def _finding_lines(finding: Finding, source: Any, color: bool) -> list[str]:
+def _finding_lines(finding: Finding, source: Any, color: bool, probe: Any = None) -> list[str]:
     level = _paint(str(finding.severity), _COLORS[finding.severity] + ";1", color)
     location = _paint(f"{finding.file}:{finding.line}:{finding.column}:", "1", color)
     lines = [f"{location} {level} {_paint(finding.rule, '1', color)} [{finding.slug}] {finding.message}"]
@@ -49,6 +60,9 @@ def _finding_lines(finding: Finding, source: Any, color: bool) -> list[str]:
         lines.append(f"       {_paint('why:', '1', color)} {finding.mechanism}")
     if finding.fix is not None:
         lines.append(f"       {_paint('fix:', '32;1', color)} {finding.fix.description}")
+    evidence = probe.evidence_for(finding.rule, finding.file, finding.line) if probe is not None else None
+    if evidence is not None:  # what --probe saw: "confirmed: probe: [::1]:8000 refused …"
+        lines.append(f"       {_paint(evidence.verdict + ':', '1', color)} {evidence.text}")
     lines.append("")
     return lines
 
