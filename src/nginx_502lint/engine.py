@@ -250,6 +250,17 @@ class Registry:
     def ids(self) -> list[str]:
         return sorted(self._lazy)
 
+    def rule_source_files(self, rule_ids: Iterable[str]) -> list[str]:
+        """Source files of the given rules that do not ship with the linter (rules dirs, entry points)."""
+        files: list[str] = []
+        for rule_id in rule_ids:
+            spec = self._loaded.get(rule_id)
+            if spec is None or spec.origin == "built-in":
+                continue
+            module = sys.modules.get(getattr(spec.check, "__module__", "") or "")
+            files.append(str(getattr(module, "__file__", None) or spec.origin))
+        return files
+
     def get(self, rule_id: str) -> RuleSpec:
         if rule_id not in self._loaded:
             spec = self._lazy[rule_id].load()

@@ -3,14 +3,17 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from .dump import looks_like_dump, split_dump
-from .engine import LintSettings, Registry, run_rules
+from .engine import LintSettings, Registry
 from .findings import Finding, LintResult
 from .model import Model
 from .parse import EncodingProblem, FileSystem, InputError, Loader, ParsedConfig, decode_config_bytes, display_path
 from .suppress import apply_suppressions
+
+if TYPE_CHECKING:
+    from .cache import ResultCache
 
 STDIN = "-"
 
@@ -105,20 +108,27 @@ def lint(
     settings: LintSettings | None = None,
     registry: Registry | None = None,
     rule_ids: Iterable[str] | None = None,
+    *,
+    jobs: int = 1,
+    cache: ResultCache | None = None,
 ) -> LintResult:
+    """Lint the inputs. `jobs` > 1 lints that many inputs at once in worker processes
+    (0: one per CPU); `cache` reuses the stored result of every input whose files,
+    includes, settings and rules are unchanged (see cache.py)."""
+    from .batch import lint_inputs
+
     settings = settings or LintSettings()
     registry = registry or Registry.default()
     selected = list(rule_ids) if rule_ids is not None else registry.ids()
     result = LintResult()
     seen: set[tuple[str, str, int, int, str]] = set()
-    for config in load_inputs(inputs, settings):
-        model = Model(config, settings.nginx_version)
-        for finding in run_rules(registry, selected, model, settings):
+    for outcome in lint_inputs(inputs, settings, registry, selected, _load_text, jobs=jobs, cache=cache):
+        for finding in outcome.findings or ():
             key = (finding.rule, finding.file, finding.line, finding.column, finding.message)
             if key not in seen:
                 seen.add(key)
                 result.findings.append(finding)
-        for path, source in config.files.items():
+        for path, source in outcome.sources.items():
             if path not in result.sources:
                 result.files.append(path)
                 result.sources[path] = source

@@ -25,6 +25,7 @@ PASS_MODULES = {
 
 _VARIABLE = re.compile(r"\$(\{\w+\}|\w+)")
 _CUSTOM_BODY = frozenset({"map", "geo", "types", "split_clients", "charset_map", "match"})
+_SCOPE_ROOTS = frozenset({"http", "stream", "mail", "upstream"})
 _LUA_OR_OPAQUE = re.compile(r"_by_lua_block$|^js_|_by_njs")
 
 
@@ -294,10 +295,12 @@ class Model:
         self.nginx_version = nginx_version
         self.root = config.root
         self._by_name: dict[str, list[Node]] = {}
-        self._block_index: dict[int, dict[str, list[Node]]] = {}
+        self._block_index: dict[Node, dict[str, list[Node]]] = {}
         self.pass_sites: list[PassSite] = []
         self.upstreams: dict[str, Upstream] = {}
         self.stream_upstreams: dict[str, Upstream] = {}
+        self._effective: dict[tuple[Node, str], Setting] = {}
+        self._name_facts: dict[str, tuple[frozenset[str] | None, str | None]] = {}
         self._build()
 
     # construction ---------------------------------------------------------------
@@ -357,12 +360,12 @@ class Model:
         return _inner_context(block.name, self.context_of(block))
 
     def children(self, block: Node, name: str) -> list[Node]:
-        index = self._block_index.get(id(block))
+        index = self._block_index.get(block)
         if index is None:
             index = {}
             for child in block.block or ():
                 index.setdefault(child.name, []).append(child)
-            self._block_index[id(block)] = index
+            self._block_index[block] = index
         return index.get(name, [])
 
     def scope_chain(self, block: Node) -> Iterator[Node]:
@@ -370,7 +373,7 @@ class Model:
         node: Node | None = block
         while node is not None:
             yield node
-            if node.name in ("http", "stream", "mail", "upstream") or node.parent is None:
+            if node.name in _SCOPE_ROOTS or node.parent is None:
                 return
             node = node.parent
 
@@ -381,20 +384,53 @@ class Model:
         (proxy_set_header, add_header, fastcgi_param …): all of them from the
         innermost level that sets any, because such a level inherits none.
         """
-        from . import directives
-
-        if not directives.is_array_directive(name):
-            for level in self.scope_chain(block):
+        # Rules ask this for every pass site and several names; the model never
+        # changes, so each (level, name) answer is computed once and shared
+        # with the levels below it. Keys hold the node itself, not id(): an id
+        # can be reused by a temporary node a rule makes.
+        cache = self._effective
+        key = (block, name)
+        setting = cache.get(key)
+        if setting is not None:
+            return setting
+        family, default = self._inheritance(name)
+        unanswered: list[tuple[Node, str]] = []
+        level: Node | None = block
+        while level is not None:
+            key = (level, name)
+            setting = cache.get(key)
+            if setting is not None:
+                break
+            unanswered.append(key)
+            if family is None:
                 found = self.children(level, name)
                 if found:
-                    return Setting(name, (found[0],), directives.default_text(name))
-            return Setting(name, (), directives.default_text(name))
-        # allow and deny share one list: a level with either drops both from above.
-        family = directives.shared_array(name) or frozenset({name})
-        for level in self.scope_chain(block):
-            if any(self.children(level, member) for member in family):
-                return Setting(name, tuple(self.children(level, name)), directives.default_text(name))
-        return Setting(name, (), directives.default_text(name))
+                    setting = Setting(name, (found[0],), default)
+                    break
+            elif any(self.children(level, member) for member in family):
+                setting = Setting(name, tuple(self.children(level, name)), default)
+                break
+            if level.name in _SCOPE_ROOTS or level.parent is None:
+                break
+            level = level.parent
+        if setting is None:
+            setting = Setting(name, (), default)
+        for key in unanswered:
+            cache[key] = setting
+        return setting
+
+    def _inheritance(self, name: str) -> tuple[frozenset[str] | None, str | None]:
+        """(the names sharing one inherited array with `name`, or None for a scalar; its default).
+
+        allow and deny share one list: a level with either drops both from above.
+        """
+        facts = self._name_facts.get(name)
+        if facts is None:
+            from . import directives
+
+            family = (directives.shared_array(name) or frozenset({name})) if directives.is_array_directive(name) else None
+            facts = self._name_facts[name] = (family, directives.default_text(name))
+        return facts
 
     def defining_level(self, block: Node, name: str) -> Node | None:
         for level in self.scope_chain(block):

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
+from . import fastlex
+
 MAX_DEPTH = 200
 DEFAULT_MAX_FILE_SIZE = 128 * 1024 * 1024
 MAX_INCLUDE_EXPANSIONS = 200_000
@@ -129,6 +131,12 @@ class ParsedConfig:
     problems: list[ParseProblem]
     fragment_context: str | None = None
     includes: list[tuple[Node, list[str]]] = field(default_factory=list)
+    # What the result depends on, for the result cache: every file read
+    # (shown path -> (real path, digest)) and every include pattern's
+    # resolution; `complete` is False when some file could not be read at all.
+    digests: dict[str, tuple[str, str]] = field(default_factory=dict)
+    resolutions: list[tuple[str, str, tuple[str, ...] | None]] = field(default_factory=list)
+    complete: bool = True
 
     def source(self, path: str) -> SourceFile | None:
         return self.files.get(path)
@@ -204,6 +212,15 @@ def decode_config_bytes(data: bytes) -> str:
     return reject_bom(text)
 
 
+def file_digest(text: str, problem: EncodingProblem | None = None) -> str:
+    """Identifies what the linter saw of a file: its text, and a BOM or other reading problem."""
+    import hashlib
+
+    marker = f"{type(problem).__name__}:{problem}:{problem.line}" if problem is not None else ""
+    data = f"{marker}\0{text}".encode("utf-8", "surrogatepass")
+    return hashlib.blake2b(data, digest_size=20).hexdigest()
+
+
 def reject_bom(text: str) -> str:
     if text.startswith("\ufeff"):
         raise EncodingProblem(
@@ -246,6 +263,33 @@ def _known_lua_blocks() -> frozenset[str]:
         return frozenset()
 
 
+# Texts on which the fast lexer must match the installed crossplane lexer
+# before it is used: every quirk fastlex.py reproduces (a fork that lexes
+# differently, e.g. with proper end-of-file errors, keeps its own lexer).
+_LEXER_PROBES = (
+    'a b;\n# c\nd "e\\"f" \'g\\\'h\' i\\ j { k#l "m\nn";}\n\\\no p\\\n#q\\\nr;\n',
+    "a 'b",
+    "a b",
+    "a;\n# c",
+    "a b\\",
+)
+
+
+def _fast_lexer_agrees(lex_file_object: Callable[..., Iterator[tuple[str, int, bool]]]) -> bool:
+    global _fast_lexer_checked
+    if _fast_lexer_checked is None:
+        try:
+            _fast_lexer_checked = all(
+                list(fastlex.lex(probe)) == list(lex_file_object(io.StringIO(probe))) for probe in _LEXER_PROBES
+            )
+        except Exception:
+            _fast_lexer_checked = False
+    return _fast_lexer_checked
+
+
+_fast_lexer_checked: bool | None = None
+
+
 def _raw_tokens(text: str, name: str) -> Iterator[tuple[str, int, bool]]:
     import crossplane.lexer as cp_lexer
 
@@ -254,6 +298,9 @@ def _raw_tokens(text: str, name: str) -> Iterator[tuple[str, int, bool]]:
     )
     balance = getattr(cp_lexer, "_balance_braces", None)
     if lex_file_object is not None and balance is not None:
+        external = getattr(cp_lexer, "EXTERNAL_LEXERS", None)
+        if external is not None and fastlex.can_lex(text, external) and _fast_lexer_agrees(lex_file_object):
+            return balance(fastlex.lex(text), name)
         return balance(lex_file_object(io.StringIO(text)), name)
     # A fork without the private entry points: lex a temporary copy instead.
     import tempfile
@@ -374,8 +421,24 @@ def _clean_error(message: str, file: str) -> str:
 
 @dataclass
 class _Parsed:
-    statements: list[dict]
+    """One file, parsed once per Loader however often it is included.
+
+    `nodes` is the file's own tree. The first include site adopts those very
+    nodes (most files are included once, so the tree is never copied); later
+    sites get a copy without what the first site spliced in from includes.
+    """
+
+    nodes: list[Node]
     source: SourceFile
+    problems: list[tuple[int, str]]
+    digest: str
+    placed: bool = False
+
+
+@dataclass
+class _Unreadable:
+    reason: str
+    problem: tuple[int, str] | None = None  # a reading problem about the file itself (UTF-16, NUL)
 
 
 class Loader:
@@ -394,9 +457,14 @@ class Loader:
         self.fs = fs or FileSystem()
         self.max_file_size = max_file_size
         self.display = display or display_path
-        self._cache: dict[str, _Parsed | None] = {}
+        self._cache: dict[str, _Parsed | _Unreadable] = {}
+        self._shown: dict[str, str] = {}
         self._files: dict[str, SourceFile] = {}
         self._problems: list[ParseProblem] = []
+        self._reported: set[str] = set()
+        self._digests: dict[str, tuple[str, str]] = {}
+        self._resolutions: list[tuple[str, str, tuple[str, ...] | None]] = []
+        self._complete = True
         self._expansions = 0
         self._includes: list[tuple[Node, list[str]]] = []
 
@@ -404,28 +472,48 @@ class Loader:
     def load(self, path: str, infer_context: bool = True) -> ParsedConfig:
         self._files = {}
         self._problems = []
+        self._reported = set()
+        self._digests = {}
+        self._resolutions = []
+        self._complete = True
         self._expansions = 0
         self._includes = []
         real = self._real(path)
         prefix = self.prefix or os.path.dirname(real)
-        root = Node("", [], self.display(real), 0, block=[], synthetic=True)
-        parsed = self._parse_file(real, include_line=None, including_file=None)
+        root = Node("", [], self._show(real), 0, block=[], synthetic=True)
+        parsed = self._use_file(real, include_line=None, including_file=None)
         fragment = None
         if parsed is not None:
-            statements = self._build(parsed.statements, real, root, prefix, stack=(real,))
+            statements = self._place(parsed, real, root, prefix, stack=(real,))
             fragment = infer_fragment_context(statements) if infer_context else None
-            attach = _wrap_fragment(root, fragment, self.display(real)) if fragment else root
+            attach = _wrap_fragment(root, fragment, self._show(real)) if fragment else root
             for node in statements:
                 node.parent = attach
             attach.block = statements  # type: ignore[assignment]
         return ParsedConfig(
             root=root,
-            main_file=self.display(real),
+            main_file=self._show(real),
             files=self._files,
             problems=self._problems,
             fragment_context=fragment,
             includes=self._includes,
+            digests=self._digests,
+            resolutions=self._resolutions,
+            complete=self._complete,
         )
+
+    def reread(self, path: str) -> tuple[str, str] | None:
+        """(text, digest) of a file as `load` would read it now; None if it cannot be read."""
+        try:
+            text, problem = self._read(path)
+        except (OSError, ValueError):
+            return None
+        return text, file_digest(text, problem)
+
+    def resolve_include(self, pattern: str, prefix: str) -> tuple[str, ...] | None:
+        """The files an include pattern names now, as `load` resolves it."""
+        found = self._resolve_include(pattern, prefix)
+        return None if found is None else tuple(found)
 
     # internals -----------------------------------------------------------------
     def _real(self, path: str) -> str:
@@ -433,84 +521,107 @@ class Loader:
             return path
         return os.path.abspath(path)
 
-    def _problem(self, rule: str, file: str, line: int | None, message: str) -> None:
-        self._problems.append(ParseProblem(rule, self.display(file) if file else "", line or 1, message))
+    def _show(self, real: str) -> str:
+        shown = self._shown.get(real)
+        if shown is None:
+            shown = self._shown[real] = self.display(real)
+        return shown
 
-    def _parse_file(self, real: str, include_line: int | None, including_file: str | None) -> _Parsed | None:
-        if real in self._cache:
-            parsed = self._cache[real]
-            if parsed is not None:
-                self._files.setdefault(parsed.source.path, parsed.source)
-            return parsed
-        shown = self.display(real)
-        try:
-            text = self.fs.read(real, self.max_file_size)
-        except EncodingProblem as problem:
-            self._problem("E001", real, problem.line, str(problem))
-            if problem.text is None:
-                self._files[shown] = SourceFile(shown, "", analysed=False)
-                self._cache[real] = None
-                return None
-            text = problem.text
-        except (OSError, ValueError) as error:
-            reason = getattr(error, "strerror", None) or str(error)
-            where = including_file or real
-            target = f'"{shown}"' if including_file else ""
-            if including_file:
-                self._problem("E001", where, include_line, f"cannot include {target}: {reason}")
-            else:
-                self._problem("E001", real, 1, f"cannot read file: {reason}")
-            self._cache[real] = None
+    def _problem(self, rule: str, file: str, line: int | None, message: str) -> None:
+        self._problems.append(ParseProblem(rule, self._show(file) if file else "", line or 1, message))
+
+    def _use_file(self, real: str, include_line: int | None, including_file: str | None) -> _Parsed | None:
+        """The parsed file, reporting its problems once in each load (the cache outlives a load)."""
+        entry = self._cache.get(real)
+        if entry is None:
+            entry = self._cache[real] = self._read_and_parse(real)
+        first_use = real not in self._reported
+        self._reported.add(real)
+        if isinstance(entry, _Unreadable):
+            self._complete = False
+            if entry.problem is not None:
+                self._files.setdefault(self._show(real), SourceFile(self._show(real), "", analysed=False))
+                if first_use:
+                    self._problem("E001", real, *entry.problem)
+            elif first_use and including_file:
+                self._problem("E001", including_file, include_line, f'cannot include "{self._show(real)}": {entry.reason}')
+            elif first_use:
+                self._problem("E001", real, 1, f"cannot read file: {entry.reason}")
             return None
+        self._files.setdefault(entry.source.path, entry.source)
+        self._digests[entry.source.path] = (real, entry.digest)
+        if first_use:
+            for line, message in entry.problems:
+                self._problem("E001", real, line, message)
+        return entry
+
+    def _read(self, real: str) -> tuple[str, EncodingProblem | None]:
+        """The text to analyse and the encoding problem that came with it, if any."""
+        try:
+            return self.fs.read(real, self.max_file_size), None
+        except EncodingProblem as problem:
+            if problem.text is None:
+                raise
+            return problem.text, problem
+
+    def _read_and_parse(self, real: str) -> _Parsed | _Unreadable:
+        shown = self._show(real)
+        problems: list[tuple[int, str]] = []
+        try:
+            text, encoding_problem = self._read(real)
+        except EncodingProblem as problem:
+            return _Unreadable(str(problem), (problem.line, str(problem)))
+        except (OSError, ValueError) as error:
+            return _Unreadable(getattr(error, "strerror", None) or str(error))
+        if encoding_problem is not None:
+            problems.append((encoding_problem.line, str(encoding_problem)))
         try:
             statements, errors, facts = crossplane_parse_text(shown, text)
         except Exception as error:  # crossplane must never take the linter down
             statements, errors, facts = [], [(None, f"{type(error).__name__}: {error}")], _TokenFacts()
         source = SourceFile(shown, text)
-        self._files[shown] = source
         for line, message in errors:
             cleaned = _clean_error(message, shown)
             if cleaned.startswith("unexpected end of file"):
                 quote_line = find_unclosed_quote(text)
                 if quote_line is not None:
                     line, cleaned = quote_line, "unterminated quoted string: the quote opened here is never closed"
-            self._problem("E001", real, line if line is not None else facts.last_line,
-                          cleaned + "; the file was not analysed")
+            problems.append((line if line is not None else facts.last_line, cleaned + "; the file was not analysed"))
         for line, name in facts.brace_terminated:
-            self._problem(
-                "E001", real, line,
-                f'unexpected "}}": directive "{name}" is not terminated by ";"; the file was not analysed',
-            )
+            problems.append((line, f'unexpected "}}": directive "{name}" is not terminated by ";"; the file was not analysed'))
         if errors or facts.brace_terminated:
             # nginx rejects the file; crossplane's tree for it is empty or mis-nested
             source.analysed = False
             statements = []
         comments: list[tuple[int, str]] = []
-        statements = _strip_comments(statements, comments)
+        nodes = _to_nodes(statements, shown, comments, problems)
         source.comments = comments
-        parsed = _Parsed(statements, source)
-        self._cache[real] = parsed
-        return parsed
+        return _Parsed(nodes, source, problems, file_digest(text, encoding_problem))
 
-    def _build(self, statements: list[dict], real: str, parent: Node, prefix: str, stack: tuple[str, ...]) -> list[Node]:
-        shown = self.display(real)
+    def _place(self, parsed: _Parsed, real: str, parent: Node, prefix: str, stack: tuple[str, ...]) -> list[Node]:
+        if parsed.placed:
+            nodes = _copy_own_nodes(parsed.nodes, parsed.source.path)
+        else:
+            parsed.placed = True
+            nodes = parsed.nodes
+        return self._link(nodes, real, parent, prefix, stack)
+
+    def _link(self, nodes: list[Node], real: str, parent: Node, prefix: str, stack: tuple[str, ...]) -> list[Node]:
+        """Attach nodes under `parent`, splicing in what their includes name."""
         result: list[Node] = []
-        for stmt in statements:
-            name = stmt["directive"]
-            node = Node(name, list(stmt.get("args", ())), shown, stmt.get("line") or 1, parent=parent)
-            if name in ("{", ";", "}") or name.endswith(("{", ";")):
-                self._problem("E001", real, node.line, f'unexpected "{name[-1]}"')
-                continue
+        for node in nodes:
+            node.parent = parent
             result.append(node)
-            if "block" in stmt:
-                node.block = self._build(stmt["block"], real, node, prefix, stack)
-            if name == "include" and node.block is None and len(node.args) == 1:
+            if node.block is not None:
+                node.block = self._link(node.block, real, node, prefix, stack)
+            elif node.name == "include" and len(node.args) == 1:
                 result.extend(self._expand_include(node, real, parent, prefix, stack))
         return result
 
     def _expand_include(self, node: Node, real: str, parent: Node, prefix: str, stack: tuple[str, ...]) -> list[Node]:
         pattern = node.args[0]
         targets = self._resolve_include(pattern, prefix)
+        self._resolutions.append((pattern, prefix, None if targets is None else tuple(targets)))
         shown_targets: list[str] = []
         if targets is None:
             return []
@@ -520,9 +631,9 @@ class Loader:
             return []
         expanded: list[Node] = []
         for target in targets:
-            shown_targets.append(self.display(target))
+            shown_targets.append(self._show(target))
             if target in stack:
-                chain = " -> ".join(self.display(p) for p in (*stack[stack.index(target):], target))
+                chain = " -> ".join(self._show(p) for p in (*stack[stack.index(target):], target))
                 self._problem("E001", real, node.line, f"include loop: {chain}")
                 continue
             self._expansions += 1
@@ -530,10 +641,10 @@ class Loader:
                 if self._expansions == MAX_INCLUDE_EXPANSIONS + 1:
                     self._problem("E001", real, node.line, f"more than {MAX_INCLUDE_EXPANSIONS} includes; the rest were not read")
                 break
-            parsed = self._parse_file(target, node.line, real)
+            parsed = self._use_file(target, node.line, real)
             if parsed is None:
                 continue
-            expanded.extend(self._build(parsed.statements, target, parent, prefix, (*stack, target)))
+            expanded.extend(self._place(parsed, target, parent, prefix, (*stack, target)))
         self._includes.append((node, shown_targets))
         return expanded
 
@@ -588,16 +699,48 @@ class Loader:
         return [pattern] if self.fs.exists(pattern) else []
 
 
-def _strip_comments(statements: list[dict], sink: list[tuple[int, str]]) -> list[dict]:
-    kept: list[dict] = []
+def _to_nodes(statements: list[dict], file: str, comments: list[tuple[int, str]],
+              problems: list[tuple[int, str]]) -> list[Node]:
+    """crossplane's statements as Nodes; comments and impossible names go to their lists."""
+    nodes: list[Node] = []
     for stmt in statements:
-        if stmt.get("directive") == "#":
-            sink.append((stmt.get("line") or 1, stmt.get("comment", "")))
+        name = stmt["directive"]
+        line = stmt.get("line") or 1
+        if name == "#":
+            comments.append((line, stmt.get("comment", "")))
             continue
-        if "block" in stmt:
-            stmt = dict(stmt, block=_strip_comments(stmt["block"], sink))
-        kept.append(stmt)
-    return kept
+        block = stmt.get("block")
+        if name in ("{", ";", "}") or name.endswith(("{", ";")):
+            problems.append((line, f'unexpected "{name[-1]}"'))
+            if block:
+                _collect_comments(block, comments)
+            continue
+        node = Node(name, stmt.get("args") or [], file, line)
+        if block is not None:
+            node.block = _to_nodes(block, file, comments, problems)
+        nodes.append(node)
+    return nodes
+
+
+def _collect_comments(statements: list[dict], comments: list[tuple[int, str]]) -> None:
+    for stmt in statements:
+        if stmt["directive"] == "#":
+            comments.append((stmt.get("line") or 1, stmt.get("comment", "")))
+        elif stmt.get("block"):
+            _collect_comments(stmt["block"], comments)
+
+
+def _copy_own_nodes(nodes: list[Node], file: str) -> list[Node]:
+    """A fresh copy of a placed file's tree, leaving out nodes spliced in from other files."""
+    copies: list[Node] = []
+    for node in nodes:
+        if node.file != file:
+            continue
+        copy = Node(node.name, list(node.args), file, node.line)
+        if node.block is not None:
+            copy.block = _copy_own_nodes(node.block, file)
+        copies.append(copy)
+    return copies
 
 
 _FRAGMENT_CANDIDATES = ("main", "http", "server", "location", "upstream", "events", "stream", "stream_server")
