@@ -1,0 +1,298 @@
+"""How nginx reads a pass directive's address at load time, and the upstream list it builds.
+
+Mirrors the nginx code that `nginx -t` runs for `proxy_pass`, `fastcgi_pass`,
+`uwsgi_pass`, `scgi_pass`, `grpc_pass` and `memcached_pass` without variables:
+the scheme prefix of each module, `ngx_parse_url()` (unix, [IPv6] and inet
+forms, with the URI part only for proxy_pass), `ngx_http_upstream_add()` (one
+list shared by `upstream{}` blocks and every pass target, in config order), and
+the "no port" check of `ngx_http_upstream_init_round_robin()`. Error texts are
+nginx's own (`u->err`), so messages can quote them.
+
+A target with a `$` anywhere is compiled as a script and checked only at run
+time, exactly as nginx does (`ngx_http_script_variables_count`).
+"""
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from typing import Iterable, Iterator
+
+from .model import PASS_MODULES, Model
+from .parse import Node
+
+_UNIX_PATH_MAX = 108  # sizeof(sockaddr_un.sun_path) on Linux, including the NUL
+_PORT = re.compile(r"[0-9]+")
+
+# (prefix, default port) per module; a module with "required" refuses other prefixes.
+_PREFIXES: dict[str, tuple[tuple[str, int], ...]] = {
+    "proxy": (("http://", 80), ("https://", 443)),
+    "grpc": (("grpc://", 0), ("grpcs://", 0)),
+    "uwsgi": (("uwsgi://", 0), ("suwsgi://", 0)),
+}
+_PREFIX_REQUIRED = frozenset({"proxy"})
+_URI_PART = frozenset({"proxy"})
+
+
+@dataclass(frozen=True)
+class PassUrl:
+    """One pass target as nginx parsed it (`ngx_url_t`)."""
+
+    raw: str
+    module: str
+    prefix: str = ""  # "http://", "grpc://", ... as written ("" when none)
+    address: str = ""  # the part after the prefix: what nginx names in `in upstream "..."`
+    host: str = ""  # host name, "[v6]" with brackets, or the unix socket path
+    port: int = 0  # the port in effect (the module's default when none is written)
+    no_port: bool = True
+    uri: str = ""
+    unix: bool = False
+    literal_address: bool = False  # an IP or a socket: nginx knows the peer without DNS
+    error: str | None = None  # nginx's message, e.g. 'invalid port in upstream "a:0"'
+
+    @property
+    def has_uri(self) -> bool:
+        return bool(self.uri)
+
+
+def module_prefixes(module: str) -> tuple[str, ...]:
+    """The scheme prefixes a pass module accepts ("http://", "https://" for proxy), none for most."""
+    return tuple(prefix for prefix, _ in _PREFIXES.get(module, ()))
+
+
+def has_script(raw: str) -> bool:
+    """nginx compiles any `$` as a variable; such targets are checked only at run time."""
+    return "$" in raw
+
+
+@lru_cache(maxsize=4096)
+def parse_pass(module: str, raw: str) -> PassUrl:
+    prefixes = _PREFIXES.get(module, ())
+    lowered = raw.lower()
+    prefix, default_port = next(((p, port) for p, port in prefixes if lowered.startswith(p)), ("", 0))
+    if not prefix and module in _PREFIX_REQUIRED:
+        return PassUrl(raw, module, error="invalid URL prefix")
+    address = raw[len(prefix):]
+    base = PassUrl(raw, module, prefix=raw[: len(prefix)], address=address, port=default_port)
+    if address[:5].lower() == "unix:":
+        return _parse_unix(base, address[5:], module in _URI_PART)
+    if address.startswith("["):
+        return _parse_inet6(base, address, module in _URI_PART, default_port)
+    return _parse_inet(base, address, module in _URI_PART, default_port)
+
+
+def _failed(url: PassUrl, reason: str) -> PassUrl:
+    return _replace(url, error=f'{reason} in upstream "{url.address}"')
+
+
+def _replace(url: PassUrl, **changes: object) -> PassUrl:
+    return replace(url, **changes)  # type: ignore[arg-type]
+
+
+def _parse_unix(url: PassUrl, path: str, uri_part: bool) -> PassUrl:
+    uri = ""
+    if uri_part and ":" in path:
+        path, uri = path.split(":", 1)
+    if not path:
+        return _failed(url, "no path in the unix domain socket")
+    if len(path.encode()) + 1 > _UNIX_PATH_MAX:
+        return _failed(url, "too long path in the unix domain socket")
+    return _replace(url, host=path, uri=uri, unix=True, literal_address=True, port=0, no_port=True)
+
+
+def _parse_inet(url: PassUrl, text: str, uri_part: bool, default_port: int) -> PassUrl:
+    port_at = text.find(":")
+    uri_at = min((i for i in (text.find("/"), text.find("?")) if i >= 0), default=-1)
+    last = len(text)
+    uri = ""
+    if uri_at >= 0:
+        if not uri_part:
+            return _failed(url, "invalid host")
+        uri, last = text[uri_at:], uri_at
+        if uri_at < port_at:
+            port_at = -1
+    port, no_port = default_port, True
+    if port_at >= 0:
+        port_text = text[port_at + 1: last]
+        if not _PORT.fullmatch(port_text) or not 1 <= int(port_text) <= 65535:
+            return _failed(url, "invalid port")
+        port, no_port, last = int(port_text), False, port_at
+    host = text[:last]
+    if not host:
+        return _failed(url, "no host")
+    return _replace(url, host=host, port=port, no_port=no_port, uri=uri, literal_address=_is_ipv4(host))
+
+
+def _parse_inet6(url: PassUrl, text: str, uri_part: bool, default_port: int) -> PassUrl:
+    close = text.find("]")
+    if close < 0:
+        return _failed(url, "invalid host")
+    rest = text[close + 1:]
+    uri = ""
+    slash = rest.find("/")
+    if slash >= 0:
+        if not uri_part:
+            return _failed(url, "invalid host")
+        rest, uri = rest[:slash], rest[slash:]
+    port, no_port = default_port, True
+    if rest:
+        if not rest.startswith(":"):
+            return _failed(url, "invalid host")
+        port_text = rest[1:]
+        if not _PORT.fullmatch(port_text) or not 1 <= int(port_text) <= 65535:
+            return _failed(url, "invalid port")
+        port, no_port = int(port_text), False
+    inside = text[1:close]
+    if not inside:
+        return _failed(url, "no host")
+    if not _is_ipv6(inside):
+        return _failed(url, "invalid IPv6 address")
+    return _replace(url, host=text[: close + 1], port=port, no_port=no_port, uri=uri, literal_address=True)
+
+
+def _is_ipv4(host: str) -> bool:
+    # inet_addr()-style dotted quad only; anything else is a name resolved at start-up.
+    try:
+        ipaddress.IPv4Address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_ipv6(text: str) -> bool:
+    if "%" in text:  # nginx's ngx_inet6_addr() knows no zone ids
+        return False
+    try:
+        ipaddress.IPv6Address(text)
+    except ValueError:
+        return False
+    return True
+
+
+# --- the upstream list -------------------------------------------------------------
+
+@dataclass
+class UpstreamEntry:
+    """One element of nginx's `umcf->upstreams`: an `upstream{}` block or an implicit one."""
+
+    host: str
+    port: int
+    no_port: bool
+    node: Node  # the upstream block, or the pass directive that created it
+    explicit: bool  # NGX_HTTP_UPSTREAM_CREATE: an upstream{} block
+    has_server: bool  # nginx made the implicit server at once (address known, port set)
+    users: list[Node] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PassTarget:
+    node: Node
+    module: str
+    url: PassUrl
+
+
+@dataclass(frozen=True)
+class TargetProblem:
+    node: Node  # the pass directive to fix
+    url: PassUrl
+    kind: str  # "url", "port_on_upstream", "no_port"
+    message: str  # nginx's wording
+    upstream: Node | None = None  # the upstream block involved, if any
+    sharing: tuple[PassTarget, ...] = ()  # later pass targets nginx folded into the same entry
+
+
+def http_pass_targets(model: Model) -> Iterator[PassTarget]:
+    """Every http pass directive without variables, in config order, where nginx accepts it."""
+    for node in model.root.walk():
+        module = PASS_MODULES.get(node.name)
+        if module is None or node.block is not None or len(node.args) != 1 or has_script(node.args[0]):
+            continue
+        if node.synthetic or model.context_of(node) not in ("location", "location_if", "limit_except"):
+            continue  # stream's proxy_pass, or a misplaced one (E003)
+        yield PassTarget(node, module, parse_pass(module, node.args[0]))
+
+
+def target_problems(model: Model, targets: Iterable[PassTarget] | None = None) -> list[TargetProblem]:
+    """What nginx -t reports about pass targets, in the order nginx would meet them.
+
+    `targets` is `http_pass_targets(model)`, when the caller has it already.
+    """
+    entries: list[UpstreamEntry] = []
+    problems: list[TargetProblem] = []
+    pass_targets = {id(target.node): target for target in (http_pass_targets(model) if targets is None else targets)}
+    for node in model.root.walk():
+        if node.name == "upstream" and node.block is not None and node.args and model.context_of(node) == "http":
+            problem = _add_upstream_block(entries, node, pass_targets)
+            if problem is not None:
+                problems.append(problem)
+            continue
+        target = pass_targets.get(id(node))
+        if target is None:
+            continue
+        if target.url.error is not None:
+            problems.append(TargetProblem(node, target.url, "url", target.url.error))
+            continue
+        problem = _add_pass(entries, target)
+        if problem is not None:
+            problems.append(problem)
+    for entry in entries if upstreams_all_seen(model) else ():
+        if not entry.explicit and not entry.has_server and entry.port == 0:
+            url = pass_targets[id(entry.node)].url
+            sharing = tuple(pass_targets[id(user)] for user in entry.users if user is not entry.node)
+            problems.append(TargetProblem(entry.node, url, "no_port", f'no port in upstream "{entry.host}"',
+                                          sharing=sharing))
+    return problems
+
+
+def upstreams_all_seen(model: Model) -> bool:
+    """Whether every upstream{} nginx would read is in the tree.
+
+    Not so for a fragment linted on its own (a site file whose upstreams live in
+    conf.d/), nor when an http-level include found no file here: "no port in
+    upstream" would then be a guess.
+    """
+    if model.config.fragment_context is not None:
+        return False
+    return not any(not targets and model.context_of(node) == "http" for node, targets in model.config.includes)
+
+
+def _add_upstream_block(entries: list[UpstreamEntry], node: Node, targets: dict[int, PassTarget]) -> TargetProblem | None:
+    name = node.args[0]
+    for entry in entries:
+        if entry.host.lower() != name.lower():
+            continue
+        if entry.explicit:
+            return None  # "duplicate upstream": not a pass target problem
+        if not entry.no_port:
+            url = targets[id(entry.node)].url
+            return TargetProblem(entry.node, url, "port_on_upstream",
+                                 f'upstream "{name}" may not have port {entry.port}', upstream=node)
+        entry.explicit, entry.port, entry.node = True, 0, node
+        return None
+    entries.append(UpstreamEntry(name, 0, True, node, explicit=True, has_server=True))
+    return None
+
+
+def _add_pass(entries: list[UpstreamEntry], target: PassTarget) -> TargetProblem | None:
+    url = target.url
+    for entry in entries:
+        if entry.host.lower() != url.host.lower():
+            continue
+        if entry.explicit and not url.no_port:
+            return TargetProblem(target.node, url, "port_on_upstream",
+                                 f'upstream "{url.host}" may not have port {url.port}', upstream=entry.node)
+        if entry.port and url.port and entry.port != url.port:
+            continue
+        entry.users.append(target.node)
+        return None
+    has_server = url.literal_address and (url.port != 0 or url.unix)
+    entries.append(UpstreamEntry(url.host, url.port, url.no_port, target.node, explicit=False,
+                                 has_server=has_server, users=[target.node]))
+    return None
+
+
+def upstream_names(model: Model) -> list[str]:
+    """Names of the http upstream blocks, for "did you mean" in fixes."""
+    return [node.args[0] for node in model.nodes("upstream")
+            if node.args and node.block is not None and model.context_of(node) == "http"]
