@@ -7,15 +7,15 @@ name (no dot, not an IP, not `localhost`) that no `upstream` block defines
 
 * the name is close to a defined upstream (`backnd` for `backend`): a typo,
   with the closest name suggested (`difflib`);
-* `fastcgi_pass`, `uwsgi_pass`, `scgi_pass`, `memcached_pass` or a scheme-less
-  `grpc_pass` with no port: nginx cannot even treat it as a host
-  (`no port in upstream "php"`);
 * an upstream `server` that names another upstream block: blocks do not nest;
 * `proxy_pass http://name;` without port and without a similar upstream:
   reported as a **warning**, because it may be a host name (see below).
 
 A variable target whose `set` value is a near-miss of an upstream name is a
-warning: nginx then looks the name up in DNS per request.
+warning: nginx then looks the name up in DNS per request. A port-less name in
+`fastcgi_pass`, `uwsgi_pass`, `scgi_pass`, `memcached_pass` or a scheme-less
+`grpc_pass` cannot be a host at all (`no port in upstream "php"`): E005
+reports it, with the same suggestion.
 
 ## Why it causes 502/504
 A literal pass target that is not an upstream is a host name that nginx
@@ -105,11 +105,6 @@ def _explain(dest: Destination, verdict: UndefinedName) -> tuple[str, str]:
             f"so nginx resolves `{host}` as a host name",
             f'nginx refuses the config when the name does not resolve: [emerg] host not found in upstream "{host}".',
         )
-    if verdict.reason == "no-port":
-        return (
-            f"`{host}` in {dest.describe()} names no upstream block{hint} and has no port, so it cannot be a host either",
-            f'nginx refuses the config: [emerg] no port in upstream "{host}".',
-        )
     if dest.runtime:
         return (
             f"`{host}` in {dest.describe()} names no upstream block{hint}: nginx looks it up in DNS for every request",
@@ -151,12 +146,6 @@ def _fix(ctx: RuleContext, dest: Destination, verdict: UndefinedName) -> Fix:
         edits: tuple[Edit, ...] = (ctx.replace(node, text),)
         return Fix(f"Use the upstream that exists: change {node.where} to `{text}` (upstream {verdict.suggestion} at "
                    f"{model.upstreams[verdict.suggestion].node.where}).", edits, "unsafe")
-    if verdict.reason == "no-port":
-        return Fix(
-            f"Define it (`upstream {host} {{ server 127.0.0.1:9000; }}` with the backend's real address) or write the "
-            f"backend's address with its port: `{dest.node.name} {host}:9000;`.",
-            applicability="display_only",
-        )
     return Fix(
         f"Define the upstream (`upstream {host} {{ server 127.0.0.1:8000; }}` with the backend's real address); "
         f"if `{host}` is a host or container name, write its port "

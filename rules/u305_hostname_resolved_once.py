@@ -60,7 +60,9 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
-from nginx_502lint.addresses import DOCKER_DNS, Destination, destinations, is_hostname, looks_like_docker, undefined_upstream, with_host
+from nginx_502lint.addresses import (
+    DOCKER_DNS, Destination, destinations, is_hostname, looks_like_docker, maybe_upstream_elsewhere, undefined_upstream, with_host,
+)
 from nginx_502lint.engine import RuleContext
 from nginx_502lint.findings import Edit, Fix
 from nginx_502lint.parse import format_directive
@@ -86,6 +88,8 @@ def check(ctx: RuleContext) -> Iterator[None]:
             continue
         if undefined_upstream(ctx.model, dest, ctx.settings.host) is not None:
             continue  # U302's finding
+        if maybe_upstream_elsewhere(ctx.model, dest, ctx.settings.host):
+            continue  # likely an upstream defined in a file we did not read (or E005's missing port)
         ctx.report(
             dest.node,
             f"`{dest.host}` in {dest.describe()} is resolved once, when nginx starts or reloads: if its address changes "

@@ -310,15 +310,24 @@ def _collect(model: Model) -> list[Destination]:
 
 
 def parse_pass_target(module: str, raw: str) -> Target:
-    """`parse_target`, plus `unix:///path` (three slashes), which nginx accepts for every module."""
+    """`parse_target`, plus what nginx also accepts: `unix:///path` for every module, and
+    arguments right after the host (`http://backend?src=web`: the host ends at `?`)."""
     if module != "proxy" and raw.lower().startswith("unix:/"):
         return Target(raw=raw, unix_path=raw[5:], variables=has_variables(raw))
+    scheme_end = raw.find("://")
+    start = scheme_end + 3 if scheme_end >= 0 else 0
+    slash, question = raw.find("/", start), raw.find("?", start)
+    if module in ("proxy", "grpc") and question >= 0 and (slash < 0 or question < slash):
+        target = parse_target(module, raw[:question] + "/" + raw[question:])
+        target.raw = raw
+        target.uri = target.uri[1:] if target.uri else target.uri
+        return target
     return parse_target(module, raw)
 
 
 def _site_destinations(model: Model, site: PassSite) -> list[Destination]:
     target = site.target
-    if target.error and not target.variables:
+    if not target.variables:
         target = parse_pass_target(site.module, target.raw)
     if target.error:
         return []
@@ -420,11 +429,23 @@ def upstream_is_referenced(model: Model, upstream: Upstream) -> bool:
 
 # --- U302's judgement, shared with U305 ---------------------------------------------------
 
+def has_default_port(dest: Destination) -> bool:
+    """Whether nginx can connect to the host without a port: only http(s):// and grpc(s):// have one."""
+    return dest.server is not None or dest.scheme in ("http", "https", "grpc", "grpcs")
+
+
+def maybe_upstream_elsewhere(model: Model, dest: Destination, on_host: bool = False) -> bool:
+    """A port-less single-label name that an upstream in an unread file may define."""
+    host = dest.host or ""
+    return (dest.server is None and dest.port is None and is_single_label(host)
+            and (not has_default_port(dest) or unseen_http_config(model, on_host)))
+
+
 @dataclass(frozen=True)
 class UndefinedName:
     """A host that reads like an upstream name nobody defined."""
 
-    reason: str  # "no-port", "typo", "single-label", "names-upstream"
+    reason: str  # "typo", "single-label", "names-upstream"
     severity: str | None  # None: the rule's default (error)
     suggestion: str | None
 
@@ -440,12 +461,11 @@ def undefined_upstream(model: Model, dest: Destination, on_host: bool = False) -
         return None
     if find_upstream(model, host) is not None:
         return None
+    if dest.port is None and not has_default_port(dest):
+        return None  # `fastcgi_pass php;`: nginx says "no port in upstream", E005's finding
     suggestion = closest_upstream(model, host, cutoff=0.6 if dest.port is None else 0.8)
-    default_port = parse_target(dest.module, dest.raw).effective_port()
     verdict: UndefinedName | None
-    if dest.port is None and default_port is None:
-        verdict = UndefinedName("no-port", None, suggestion)
-    elif suggestion is not None:
+    if suggestion is not None:
         verdict = UndefinedName("typo", None, suggestion)
     elif dest.port is None and not looks_like_docker(model):
         verdict = UndefinedName("single-label", "warning", None)
