@@ -79,12 +79,26 @@ def check(ctx: RuleContext) -> Iterator[None]:
             mechanism=(f"nginx logs [crit] connect() to unix:{path} failed (2: No such file or directory) while connecting "
                        "to upstream and answers 502, although the socket exists in the backend's /tmp."),
             fix=Fix(f"Move the socket to /run: change {node.where} to `{new_text}` and make the backend create it there "
-                    f"(systemd `RuntimeDirectory={app}`, e.g. `gunicorn --bind unix:{new_path}` or php-fpm `listen = {new_path}`).",
+                    f"(systemd `RuntimeDirectory={app}`, {_backend_setting(path, new_path)}).",
                     (ctx.replace(node, new_text),), "unsafe"),
             column_word=dest.unix_path if node is dest.node else None,
             context=dest.context(ctx.model),
         )
     yield from ()
+
+
+def _backend_setting(path: str, new_path: str) -> str:
+    """Where the usual backends take the socket path, picked from the socket's name."""
+    name = path.lower()
+    if "php" in name or "fpm" in name:
+        return f"php-fpm pool `listen = {new_path}`"
+    if "uwsgi" in name:
+        return f"uwsgi `socket = {new_path}`"
+    if "gunicorn" in name:
+        return f"`gunicorn --bind unix:{new_path}`"
+    if "puma" in name or "unicorn" in name or "thin" in name:
+        return f"the app server's bind setting, e.g. puma `bind 'unix://{new_path}'`"
+    return f"the backend's listen/bind setting: `unix:{new_path}`"
 
 
 def _run_path(path: str) -> str:

@@ -15,7 +15,7 @@ import itertools
 import posixpath
 import re
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .model import Model, PassSite, Target, Upstream, UpstreamServer, has_variables, is_ip, parse_target
 from .parse import Node
@@ -26,7 +26,7 @@ _MAX_DEPTH = 4
 # Variables whose value is the request's (or the machine's) data: a host built
 # from them is a DNS name nginx must resolve per request.
 _REQUEST_VARIABLE = re.compile(r"^(host|http_\w+|arg_\w+|cookie_\w+|server_name|hostname|\d+)$")
-_DYNAMIC_BALANCER = re.compile(r"_by_lua(_block|_file)?$|^js_|^upsync|^dynamic_upstream|^consistent_hash$")
+_DYNAMIC_BALANCER = re.compile(r"_by_lua(_block|_file)?$|^js_|^upsync|^dynamic_upstream")
 DOCKER_DNS = "127.0.0.11"
 
 
@@ -38,7 +38,9 @@ def is_localhost(host: str | None) -> bool:
 
 def is_hostname(host: str | None) -> bool:
     """A DNS name: not an IP, not `localhost`, no variables."""
-    return bool(host) and not is_ip(host) and not is_localhost(host) and not has_variables(host)  # type: ignore[arg-type]
+    if not host:
+        return False
+    return not is_ip(host) and not is_localhost(host) and not has_variables(host)
 
 
 def is_single_label(host: str) -> bool:
@@ -76,7 +78,7 @@ def closest_upstream(model: Model, name: str, cutoff: float = 0.6) -> str | None
 
 
 def normalized_socket_path(path: str) -> str:
-    """`///run//app.sock` -> `/run/app.sock` (nginx passes the path to the kernel as written)."""
+    """`///run//app.sock` -> `/run/app.sock`: the same file for the kernel, in the form people read."""
     if path.startswith("/"):
         return posixpath.normpath("/" + path.lstrip("/"))
     return path
@@ -90,7 +92,7 @@ def with_host(address: str, new_host: str) -> str:
     if rest.startswith("["):
         end = rest.find("]") + 1
     else:
-        match = re.match(r"[^:/]*", rest)
+        match = re.match(r"[^:/?]*", rest)
         end = match.end() if match else 0
     if ":" in new_host and not new_host.startswith("["):
         new_host = f"[{new_host}]"
@@ -230,10 +232,6 @@ class Destination:
         return self.unix_path is not None
 
     @property
-    def is_pass(self) -> bool:
-        return self.server is None
-
-    @property
     def address(self) -> str:
         if self.unix_path is not None:
             return f"unix:{self.unix_path}"
@@ -275,21 +273,16 @@ class Destination:
         return model.describe(parent) if parent is not None else ""
 
 
-@dataclass
-class _Facts:
-    destinations: list[Destination] = field(default_factory=list)
-
-
-_CACHE: weakref.WeakKeyDictionary[Model, _Facts] = weakref.WeakKeyDictionary()
+# Every U rule asks for the same list of one model; build it once.
+_CACHE: weakref.WeakKeyDictionary[Model, list[Destination]] = weakref.WeakKeyDictionary()
 
 
 def destinations(model: Model) -> list[Destination]:
     """Every address of the config, in file order; upstream names are followed to their servers."""
-    facts = _CACHE.get(model)
-    if facts is None:
-        facts = _Facts(_collect(model))
-        _CACHE[model] = facts
-    return facts.destinations
+    found = _CACHE.get(model)
+    if found is None:
+        found = _CACHE[model] = _collect(model)
+    return found
 
 
 def _collect(model: Model) -> list[Destination]:
