@@ -300,25 +300,28 @@ class Model:
         self.upstreams: dict[str, Upstream] = {}
         self.stream_upstreams: dict[str, Upstream] = {}
         self._effective: dict[tuple[Node, str], Setting] = {}
+        self._shared_levels: set[Node] = {self.root}  # blocks with blocks inside: their answers are reused
         self._name_facts: dict[str, tuple[frozenset[str] | None, str | None]] = {}
         self._build()
 
     # construction ---------------------------------------------------------------
     def _build(self) -> None:
-        contexts: dict[int, str] = {id(self.root): "main"}
+        self.root.context = "main"
         by_name = self._by_name
+        shared = self._shared_levels
         stack: list[tuple[Node, str]] = [(child, "main") for child in reversed(self.root.block or ())]
         while stack:
             node, context = stack.pop()
             by_name.setdefault(node.name, []).append(node)
-            contexts[id(node)] = context
+            node.context = context
             if node.block is not None:
+                if node.parent is not None:
+                    shared.add(node.parent)
                 inner = _inner_context(node.name, context)
                 if inner == "custom":
                     continue
                 for child in reversed(node.block):
                     stack.append((child, inner))
-        self._contexts = contexts
         for node in by_name.get("upstream", ()):
             if node.block is None or not node.args:
                 continue
@@ -328,11 +331,11 @@ class Model:
                     upstream.servers.append(parse_upstream_server(child))
                 else:
                     upstream.directives.setdefault(child.name, []).append(child)
-            table = self.stream_upstreams if contexts.get(id(node)) == "stream" else self.upstreams
+            table = self.stream_upstreams if node.context == "stream" else self.upstreams
             table.setdefault(upstream.name, upstream)
         for name, module in PASS_MODULES.items():
             for node in by_name.get(name, ()):
-                if not node.args or node.parent is None or contexts.get(id(node)) in ("stream_server", "stream"):
+                if not node.args or node.parent is None or node.context in ("stream_server", "stream"):
                     continue
                 target = parse_target(module, node.args[0])
                 if target.host and not target.variables and target.unix_path is None:
@@ -352,7 +355,7 @@ class Model:
         return list(self._by_name)
 
     def context_of(self, node: Node) -> str:
-        return self._contexts.get(id(node)) or context_of_node(node)
+        return node.context or context_of_node(node)
 
     def context_inside(self, block: Node) -> str:
         if block is self.root:
@@ -385,9 +388,11 @@ class Model:
         innermost level that sets any, because such a level inherits none.
         """
         # Rules ask this for every pass site and several names; the model never
-        # changes, so each (level, name) answer is computed once and shared
-        # with the levels below it. Keys hold the node itself, not id(): an id
-        # can be reused by a temporary node a rule makes.
+        # changes, so the answer of each level that has blocks inside (http,
+        # server, ...) is computed once and shared by all the blocks below it.
+        # Innermost blocks are not stored: there are many and each is cheap.
+        # Keys hold the node itself, not id(): a temporary node a rule makes
+        # could reuse the id of another.
         cache = self._effective
         key = (block, name)
         setting = cache.get(key)
@@ -415,8 +420,10 @@ class Model:
             level = level.parent
         if setting is None:
             setting = Setting(name, (), default)
+        shared = self._shared_levels
         for key in unanswered:
-            cache[key] = setting
+            if key[0] in shared:
+                cache[key] = setting
         return setting
 
     def _inheritance(self, name: str) -> tuple[frozenset[str] | None, str | None]:

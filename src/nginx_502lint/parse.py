@@ -15,7 +15,9 @@ import glob
 import io
 import os
 import stat
+import re
 import threading
+from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -25,12 +27,17 @@ from . import fastlex
 MAX_DEPTH = 200
 DEFAULT_MAX_FILE_SIZE = 128 * 1024 * 1024
 MAX_INCLUDE_EXPANSIONS = 200_000
+_NEWLINE = re.compile("\n")
 
 
 class Node:
-    """One directive. `block` is None for simple directives, a list for blocks."""
+    """One directive. `block` is None for simple directives, a list for blocks.
 
-    __slots__ = ("name", "args", "file", "line", "block", "parent", "synthetic")
+    `context` is the nginx context it sits in (main, http, server, location_if …),
+    set when a `Model` indexes the tree; read it through `Model.context_of`.
+    """
+
+    __slots__ = ("name", "args", "file", "line", "block", "parent", "synthetic", "context")
 
     def __init__(
         self,
@@ -49,6 +56,7 @@ class Node:
         self.block = block
         self.parent = parent
         self.synthetic = synthetic
+        self.context: str | None = None
 
     def __repr__(self) -> str:
         return f"Node({self.name!r}, {self.args!r}, {self.file}:{self.line})"
@@ -98,13 +106,18 @@ class SourceFile:
     text: str
     comments: list[tuple[int, str]] = field(default_factory=list)
     analysed: bool = True
-    _lines: list[str] | None = None
+    _line_starts: array | None = None
 
     def line_text(self, line: int) -> str:
-        if self._lines is None:
-            self._lines = self.text.split("\n")
-        if 1 <= line <= len(self._lines):
-            return self._lines[line - 1]
+        # Offsets, not a list of line strings: reporters ask for a few lines of
+        # big files, and a split copy would double the memory of every file.
+        starts = self._line_starts
+        if starts is None:
+            starts = self._line_starts = array("q", [0])
+            starts.extend(match.end() for match in _NEWLINE.finditer(self.text))
+        if 1 <= line <= len(starts):
+            end = starts[line] - 1 if line < len(starts) else len(self.text)
+            return self.text[starts[line - 1]:end]
         return ""
 
     def column_of(self, line: int, word: str) -> int:
@@ -178,12 +191,17 @@ class FileSystem:
         if not stat.S_ISREG(st.st_mode):
             raise ValueError("not a regular file (FIFO, socket or device); not read")
         if st.st_size > max_size:
-            raise ValueError(f"file is larger than {max_size // (1024 * 1024)} MiB; not read")
+            raise ValueError(f"file is larger than {_size_text(max_size)}; not read")
         with open(path, "rb") as handle:
-            data = handle.read(max_size + 1)
+            data = handle.read(max_size + 1)  # the file may have grown since stat()
         if len(data) > max_size:
-            raise ValueError(f"file is larger than {max_size // (1024 * 1024)} MiB; not read")
+            raise ValueError(f"file is larger than {_size_text(max_size)}; not read")
         return decode_config_bytes(data)
+
+
+def _size_text(size: int) -> str:
+    mib = 1024 * 1024
+    return f"{size // mib} MiB" if size % mib == 0 else f"{size:,} bytes"
 
 
 class EncodingProblem(ValueError):
@@ -459,11 +477,13 @@ class Loader:
         self.display = display or display_path
         self._cache: dict[str, _Parsed | _Unreadable] = {}
         self._shown: dict[str, str] = {}
+        self._strings: dict[str, str] = {}  # one copy of each name and short argument
         self._files: dict[str, SourceFile] = {}
         self._problems: list[ParseProblem] = []
         self._reported: set[str] = set()
         self._digests: dict[str, tuple[str, str]] = {}
         self._resolutions: list[tuple[str, str, tuple[str, ...] | None]] = []
+        self._resolved: dict[tuple[str, str], list[str] | None] = {}
         self._complete = True
         self._expansions = 0
         self._includes: list[tuple[Node, list[str]]] = []
@@ -475,6 +495,7 @@ class Loader:
         self._reported = set()
         self._digests = {}
         self._resolutions = []
+        self._resolved = {}
         self._complete = True
         self._expansions = 0
         self._includes = []
@@ -594,7 +615,7 @@ class Loader:
             source.analysed = False
             statements = []
         comments: list[tuple[int, str]] = []
-        nodes = _to_nodes(statements, shown, comments, problems)
+        nodes = _to_nodes(statements, shown, comments, problems, self._strings)
         source.comments = comments
         return _Parsed(nodes, source, problems, file_digest(text, encoding_problem))
 
@@ -620,8 +641,7 @@ class Loader:
 
     def _expand_include(self, node: Node, real: str, parent: Node, prefix: str, stack: tuple[str, ...]) -> list[Node]:
         pattern = node.args[0]
-        targets = self._resolve_include(pattern, prefix)
-        self._resolutions.append((pattern, prefix, None if targets is None else tuple(targets)))
+        targets = self._resolved_include(pattern, prefix)
         shown_targets: list[str] = []
         if targets is None:
             return []
@@ -647,6 +667,16 @@ class Loader:
             expanded.extend(self._place(parsed, target, parent, prefix, (*stack, target)))
         self._includes.append((node, shown_targets))
         return expanded
+
+    def _resolved_include(self, pattern: str, prefix: str) -> list[str] | None:
+        """Each pattern is resolved once per load: a snippet included from every
+        location costs one look at the disk, as it does for nginx."""
+        key = (pattern, prefix)
+        if key not in self._resolved:
+            targets = self._resolve_include(pattern, prefix)
+            self._resolved[key] = targets
+            self._resolutions.append((pattern, prefix, None if targets is None else tuple(targets)))
+        return self._resolved[key]
 
     def _include_not_found(self, node: Node, real: str, pattern: str) -> None:
         if self.host:
@@ -700,9 +730,14 @@ class Loader:
 
 
 def _to_nodes(statements: list[dict], file: str, comments: list[tuple[int, str]],
-              problems: list[tuple[int, str]]) -> list[Node]:
-    """crossplane's statements as Nodes; comments and impossible names go to their lists."""
+              problems: list[tuple[int, str]], strings: dict[str, str]) -> list[Node]:
+    """crossplane's statements as Nodes; comments and impossible names go to their lists.
+
+    Names and short arguments repeat all over a config (proxy_set_header,
+    $host, on, 60s): every Node shares one copy of each via `strings`.
+    """
     nodes: list[Node] = []
+    share = strings.setdefault
     for stmt in statements:
         name = stmt["directive"]
         line = stmt.get("line") or 1
@@ -715,9 +750,10 @@ def _to_nodes(statements: list[dict], file: str, comments: list[tuple[int, str]]
             if block:
                 _collect_comments(block, comments)
             continue
-        node = Node(name, stmt.get("args") or [], file, line)
+        args = [share(arg, arg) if len(arg) <= 64 else arg for arg in stmt["args"]] if stmt.get("args") else []
+        node = Node(share(name, name), args, file, line)
         if block is not None:
-            node.block = _to_nodes(block, file, comments, problems)
+            node.block = _to_nodes(block, file, comments, problems, strings)
         nodes.append(node)
     return nodes
 
