@@ -196,11 +196,13 @@ class LoopbackServer:
         self,
         *,
         host: str = "127.0.0.1",
+        port: int = 0,
         unix_path: str | Path | None = None,
         lifetime_s: float = 120.0,
         connection_timeout_s: float = 10.0,
     ) -> None:
         self.host = host
+        self.requested_port = port
         self.unix_path = Path(unix_path) if unix_path is not None else None
         self.lifetime_s = lifetime_s
         self.connection_timeout_s = connection_timeout_s
@@ -234,7 +236,10 @@ class LoopbackServer:
         listener = socket.socket(family, socket.SOCK_STREAM)
         if family == socket.AF_INET6:
             listener.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        listener.bind((self.host, 0))
+        if self.requested_port:
+            # A backend restarted on its old port must not wait for TIME_WAIT to expire.
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((self.host, self.requested_port))
         return listener
 
     def start(self) -> LoopbackServer:
@@ -572,6 +577,8 @@ class TLSBackend(PlainHTTPBackend):
         require_sni: str | None = "backend.test",
         *,
         alert: int = ssl.ALERT_DESCRIPTION_HANDSHAKE_FAILURE,
+        certificate: SelfSignedCert | None = None,
+        minimum_version: ssl.TLSVersion | None = None,
         **options: Any,
     ) -> None:
         super().__init__(**options)
@@ -581,8 +588,12 @@ class TLSBackend(PlainHTTPBackend):
         self.handshakes_rejected = 0
         self._cert_dir = make_private_dir("nginx-502lint-tls-")
         name = require_sni or "backend.test"
-        self.cert = make_self_signed_cert(self._cert_dir, name, [name])
+        # `certificate` (e.g. a CertChain's leaf, whose file holds the intermediates too)
+        # replaces the self-signed default; the caller owns its files.
+        self.cert = certificate or make_self_signed_cert(self._cert_dir, name, [name])
         self._context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        if minimum_version is not None:
+            self._context.minimum_version = minimum_version
         self._context.load_cert_chain(self.cert.cert_path, self.cert.key_path)
         self._context.sni_callback = self._check_sni
 
@@ -639,6 +650,8 @@ class PhpFpmPool:
     pool_user: str | None = None
     extra_pool_config: str = ""
     scripts: Mapping[str, str] = field(default_factory=lambda: dict(PHP_SCRIPTS))
+    # A TCP address such as "127.0.0.1:9000" instead of the unix socket.
+    listen_address: str | None = None
     startup_timeout_s: float = 10.0
     stop_timeout_s: float = 5.0
     directory: Path = field(init=False)
@@ -682,7 +695,7 @@ class PhpFpmPool:
             f"error_log = {self.log_path}",
             "daemonize = no",
             "[e2e]",
-            f"listen = {self.socket_path}",
+            f"listen = {self.listen_address or self.socket_path}",
             f"listen.mode = {self.listen_mode}",
             "pm = static",
             f"pm.max_children = {self.max_children}",
@@ -697,12 +710,25 @@ class PhpFpmPool:
                       f"listen.group = {self.listen_group or user_and_group(owner)[1]}"]
         return "\n".join(lines) + "\n" + self.extra_pool_config + "\n"
 
+    @property
+    def config_path(self) -> Path:
+        """The php-fpm config with the pool (what the linter's --php-fpm reads)."""
+        return self.directory / "php-fpm.conf"
+
     def start(self) -> PhpFpmPool:
-        config = self.directory / "php-fpm.conf"
-        config.write_text(self._config())
-        command = [self.binary, "-F", "-y", str(config)]
+        self.config_path.write_text(self._config())
+        return self._launch()
+
+    def restart(self) -> PhpFpmPool:
+        """Stop and start again from config_path as it is on disk now (e.g. after a test edited it)."""
+        self.stop()
+        return self._launch()
+
+    def _launch(self) -> PhpFpmPool:
+        command = [self.binary, "-F", "-y", str(self.config_path)]
         if is_root():
             command.append("-R")
+        log_offset = len(self.log_text())
         with open(self.directory / "stderr.log", "ab") as stderr:
             self._process = subprocess.Popen(
                 command, stdout=stderr, stderr=stderr, stdin=subprocess.DEVNULL, start_new_session=True
@@ -711,7 +737,8 @@ class PhpFpmPool:
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
                 raise RuntimeError(f"php-fpm exited with {self._process.returncode}:\n{self.log_text()}")
-            if self.socket_path.exists() and "ready to handle connections" in self.log_text():
+            listening = self.listen_address is not None or self.socket_path.exists()
+            if listening and "ready to handle connections" in self.log_text()[log_offset:]:
                 return self
             time.sleep(0.02)
         self.stop()

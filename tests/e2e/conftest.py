@@ -9,6 +9,8 @@ from typing import Any, TypeVar
 import pytest
 
 from .harness import OPT_OUT_ENV, NginxInstance, e2e_opt_out
+from .proofs.record import open_proof, remember_report, write_results
+from .proofs.steps import Proof
 
 _E2E_DIR = Path(__file__).parent
 _Entered = TypeVar("_Entered")
@@ -16,6 +18,7 @@ _Entered = TypeVar("_Entered")
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "e2e: drives a real nginx/php-fpm on loopback (tests/e2e)")
+    config.addinivalue_line("markers", "proof(rule, scenario): a rule proof; its results feed docs/proof.md")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -60,6 +63,39 @@ def nginx(e2e_stack: contextlib.ExitStack) -> Callable[..., NginxInstance]:
     return start
 
 
+@pytest.fixture
+def nginx_config(e2e_stack: contextlib.ExitStack) -> Callable[..., NginxInstance]:
+    """Write an nginx config without starting it (for `nginx -t` proofs); `.start()` it later."""
+
+    def write(http: str, *, values: Mapping[str, object] | None = None, **options: Any) -> NginxInstance:
+        instance = NginxInstance(http, values=values, **options)
+        e2e_stack.callback(instance.cleanup)
+        e2e_stack.callback(_print_logs, instance)
+        return instance
+
+    return write
+
+
 def _print_logs(instance: NginxInstance) -> None:
     print(f"--- nginx error.log ({instance.prefix}) ---\n{instance.error_log_text()}")
     print(f"--- nginx access.log ---\n{instance.access_log_text()}")
+
+
+@pytest.fixture
+def proof(request: pytest.FixtureRequest) -> Iterator[Proof]:
+    """The steps of a rule proof (tests/e2e/proofs/steps.py), recorded for docs/proof.md."""
+    for record in open_proof(request):
+        yield Proof(record)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    report = yield
+    remember_report(item, report)
+    return report
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    written = write_results(session.config)
+    if written is not None:
+        print(f"\nrule proof results: {written}")

@@ -22,7 +22,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import NamedTuple
@@ -277,8 +277,12 @@ class NginxInstance:
         error_log_level: str = "info",
         startup_timeout_s: float = 10.0,
         stop_timeout_s: float = 5.0,
+        launcher: Sequence[str] = (),
     ) -> None:
         self.binary = find_nginx()
+        # Prepended to every nginx command (-t included), e.g. to run nginx in its own
+        # mount namespace with a private /etc/hosts; it must exec nginx in place.
+        self.launcher = list(launcher)
         if worker_user is None:
             worker_user = default_worker_user()
         elif not is_root():
@@ -354,7 +358,7 @@ http {{
         # -e (1.19.5+) keeps even pre-config startup errors out of /var/log/nginx.
         if nginx_version(self.binary) >= (1, 19, 5):
             command += ["-e", str(self.error_log_path)]
-        return [*command, *extra]
+        return [*self.launcher, *command, *extra]
 
     def test_config(self, timeout_s: float = 10.0) -> tuple[bool, str]:
         """`nginx -t` on the current config: (accepted, nginx's stderr)."""
@@ -415,6 +419,10 @@ http {{
         if main is not None:
             self._main = main
         self._write_config()
+        self.reload_files(timeout_s=timeout_s)
+
+    def reload_files(self, *, timeout_s: float = 10.0) -> None:
+        """SIGHUP with the config files as they are on disk now (e.g. after a fixer edited them)."""
         ok, stderr = self.test_config()
         if not ok:
             raise NginxStartError(f"nginx -t rejected the new config:\n{stderr}")
