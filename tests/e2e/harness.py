@@ -174,11 +174,13 @@ def accepts_connections(host: str, port: int, timeout_s: float = 0.2) -> bool:
         return False
 
 
-def is_listening(port: int) -> bool:
+def is_listening(port: int, pid: int | None = None) -> bool:
     """Whether some socket listens on TCP `port`, read from /proc instead of connecting,
-    so readiness checks leave no "client closed connection" lines in error.log."""
+    so readiness checks leave no "client closed connection" lines in error.log.
+    With `pid`, as that process sees it (its network namespace may be another one)."""
     listen_state = "0A"
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+    proc_net = f"/proc/{pid}/net" if pid is not None else "/proc/net"
+    for table in (f"{proc_net}/tcp", f"{proc_net}/tcp6"):
         try:
             rows = Path(table).read_text().splitlines()[1:]
         except OSError:
@@ -406,7 +408,7 @@ http {{
                 if "Address already in use" in log:
                     return False
                 raise NginxStartError(f"nginx exited with {self._process.returncode}:\n{log}")
-            if is_listening(self.port) and child_pids(self._process.pid):
+            if is_listening(self.port, self._process.pid) and child_pids(self._process.pid):
                 return True
             time.sleep(0.02)
         self.stop()

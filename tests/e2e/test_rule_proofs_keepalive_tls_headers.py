@@ -8,7 +8,7 @@ mount namespace (proofs/sandbox.py).
 from __future__ import annotations
 
 import base64
-import json
+import http.client
 import os
 import ssl
 import time
@@ -18,15 +18,17 @@ from typing import Any
 
 import pytest
 
-from .backends import IdleCloseBackend, PlainHTTPBackend, TLSBackend
-from .harness import NginxInstance, make_private_dir
+from .backends import IdleCloseBackend, TLSBackend
+from .harness import NginxInstance, Response, make_private_dir
 from .proofs.backends import (
     CertChain,
+    LingeringCloseBackend,
     VirtualHostBackend,
     WebSocketBackend,
     make_cert_chain,
 )
-from .proofs.sandbox import MountNamespace, require_mount_namespace
+from .proofs.netns import NetworkNamespace
+from .proofs.sandbox import MountNamespace, require_mount_namespace, require_root
 from .proofs.steps import Proof, template
 
 StartNginx = Callable[..., NginxInstance]
@@ -60,30 +62,58 @@ class _Removed:
 # --- K: upstream keepalive ----------------------------------------------------------------------
 
 
-@pytest.mark.proof("K501", "upstream keepalive 16; the location sends HTTP/1.0 and Connection: close")
-def test_k501_keepalive_over_http10_opens_a_connection_per_request_and_its_fix_reuses_one(
+def requests_on_one_connection(nginx: NginxInstance, count: int, source_port: int) -> list[Response]:
+    """`count` GETs on one client keep-alive connection from a fixed port, so the client spends
+    none of the ephemeral ports nginx needs for its upstream connections."""
+    client = http.client.HTTPConnection("127.0.0.1", nginx.port, timeout=5, source_address=("127.0.0.1", source_port))
+    responses = []
+    try:
+        for _ in range(count):
+            client.request("GET", "/")
+            answer = client.getresponse()
+            responses.append(Response(answer.status, answer.headers, answer.read()))
+    finally:
+        client.close()
+    return responses
+
+
+def upstream_ports_namespace(running: Running) -> NetworkNamespace:
+    """A private network namespace whose ephemeral port range is 4 ports (not the host's ~28,000)."""
+    require_root("a private network namespace (unshare --net, setns)")
+    return running(NetworkNamespace(local_ports=(20000, 20003)))
+
+
+@pytest.mark.proof("K501", "upstream keepalive, HTTP/1.0 + Connection: close; 4 local ports (private netns); the app closes after nginx")
+def test_k501_keepalive_over_http10_runs_out_of_local_ports_and_its_fix_reuses_one_connection(
     proof: Proof, nginx: StartNginx, running: Running
 ) -> None:
-    backend = running(PlainHTTPBackend())
-    proxy = nginx(template("k501-keepalive-over-http10"), values={"backend": backend.port})
+    ports = upstream_ports_namespace(running)
+    backend = ports.run(running, LingeringCloseBackend(port=8080))
+    proxy = nginx(template("k501-keepalive-over-http10"), values={"backend": 8080}, launcher=ports.launcher())
 
-    responses = [proxy.request("/", timeout=5) for _ in range(5)]
-    seen = json.loads(responses[-1].body)
-    assert all(r.status == 200 for r in responses)
-    assert (seen["version"], seen["headers"]["connection"]) == ("HTTP/1.0", "close")
-    assert backend.connections_accepted == 5
-    # The 502 itself, `(99: Cannot assign requested address)`, needs the local ports to run out (README).
-    proof.record.failure = "no 502 here (needs port exhaustion); mechanism shown"
-    proof.record.log_line = "(none) 5 requests -> 5 upstream connections, each HTTP/1.0 with Connection: close"
+    responses = ports.run(requests_on_one_connection, proxy, 6, source_port=30000)
+
+    # Each request took a new upstream connection and left its local port in TIME_WAIT.
+    assert [r.status for r in responses[:4]] == [200] * 4
+    assert backend.connections_accepted == 4
+    assert (backend.requests[0].version, backend.requests[0].header("Connection")) == ("HTTP/1.0", "close")
+    proof.failed(proxy, responses[4], 502, "(99: Cannot assign requested address) while connecting to upstream")
     result, finding = proof.reported(proxy)
     proof.apply_own_fix(result, finding)
-    proxy.reload_files()
 
-    responses = [proxy.request("/", timeout=5) for _ in range(5)]
-    seen = json.loads(responses[-1].body)
-    assert seen["version"] == "HTTP/1.1" and "connection" not in seen["headers"]
-    assert backend.connections_accepted == 6
-    proof.succeeded(responses[-1], "5 requests over 1 pooled HTTP/1.1 connection")
+    # The TIME_WAIT sockets hold all 4 ports for 60s whatever the config, so the fixed
+    # config runs in a fresh namespace with the same 4-port budget.
+    proxy.stop()
+    ports = upstream_ports_namespace(running)
+    backend = ports.run(running, LingeringCloseBackend(port=8080))
+    proxy.launcher = ports.launcher()
+    proxy.start()
+    responses = ports.run(requests_on_one_connection, proxy, 6, source_port=30000)
+
+    assert [r.status for r in responses] == [200] * 6
+    assert backend.connections_accepted == 1
+    assert backend.requests[-1].version == "HTTP/1.1"
+    proof.succeeded(responses[-1], "restarted with the same 4 local ports: 6 requests, all 200, over 1 pooled HTTP/1.1 connection")
 
 
 @pytest.mark.proof("K502", "keepalive_timeout 60s (default); the app closes idle connections after 5s; POST after 5.3s idle")

@@ -76,6 +76,37 @@ class HTTPAppBackend(PlainHTTPBackend):
 _HTTP_REQUEST_START = re.compile(rb"^[A-Z]{1,16} ")
 
 
+class LingeringCloseBackend(PlainHTTPBackend):
+    """Answers `Connection: close` requests but leaves the closing to the client.
+
+    Which side of a TCP connection closes first keeps the TIME_WAIT socket. A
+    backend that closes at once takes it; one that is slower than nginx (busy,
+    a lingering close) leaves it on nginx's side, on one of nginx's local ports.
+    This backend always loses that race: after answering it waits (up to
+    `linger_s`) for nginx to close, so each upstream connection nginx does not
+    keep alive costs nginx a local port for the kernel's 60s TIME_WAIT.
+    """
+
+    def __init__(self, *, linger_s: float = 5.0, **options: Any) -> None:
+        super().__init__(**options)
+        self.linger_s = linger_s
+
+    def handle(self, connection: socket.socket) -> None:
+        reader = SocketReader(connection)
+        while reader.wait_for_data():
+            request = read_request(reader)
+            with self._lock:
+                self.requests.append(request)
+            keep_alive = request.wants_keepalive()
+            connection.sendall(self.respond(request, keep_alive))
+            if not keep_alive:
+                connection.settimeout(self.linger_s)
+                with contextlib.suppress(OSError):
+                    while connection.recv(65536):
+                        pass
+                return
+
+
 class VirtualHostBackend(PlainHTTPBackend):
     """A name-based backend: 421 Misdirected Request unless `Host` is `server_name`.
 
