@@ -1,6 +1,7 @@
 """Linting in several processes (`jobs`) reports exactly what one process reports."""
 from __future__ import annotations
 
+import multiprocessing
 import os
 from pathlib import Path
 
@@ -93,13 +94,14 @@ def test_workers_fill_the_cache_for_the_next_run(sites: list[str], tmp_path: Pat
 
 
 def test_without_fork_the_run_stays_in_one_process(sites: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(batch.multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])
     monkeypatch.setattr(batch, "_lint_in_workers", lambda *args: pytest.fail("workers started"))
     assert summary(run(sites, jobs=4)) == summary(run(sites, jobs=1))
 
 
 def test_a_worker_count_above_the_inputs_is_capped() -> None:
-    if "fork" not in batch.multiprocessing.get_all_start_methods():
+    if "fork" not in multiprocessing.get_all_start_methods():
         pytest.skip("no fork on this platform")
     assert batch._workers(8, 3) == 3
     assert batch._workers(0, 100) == (os.cpu_count() or 1)
+    assert batch._workers(4, 1) == 1

@@ -9,18 +9,17 @@ worker reaches the same findings as a sequential run; the suite compares them.
 """
 from __future__ import annotations
 
-import multiprocessing
 import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
-from .cache import ResultCache, cache_applies
 from .engine import InternalRuleError, LintSettings, Registry, RuleError, run_rules
 from .findings import Finding
 from .model import Model
 from .parse import Loader, ParsedConfig, SourceFile
 
 if TYPE_CHECKING:
+    from .cache import ResultCache
     from .lint import Input
 
 
@@ -46,8 +45,12 @@ def lint_inputs(
     cache: ResultCache | None = None,
 ) -> list[Outcome]:
     """The outcome of every root input, in input order."""
-    if cache is not None and not cache_applies(settings):
-        cache = None
+    # multiprocessing and the cache's json/hashlib load only when asked for:
+    # a pre-commit run on one small file should not pay for them.
+    if cache is not None:
+        from .cache import cache_applies
+
+        cache = cache if cache_applies(settings) else None
     if cache is not None:
         cache.prepare(settings, registry, rule_ids)
     loader = Loader(prefix=settings.prefix, host=settings.host)
@@ -111,6 +114,10 @@ def _included_elsewhere(index: int, outcomes: list[Outcome]) -> bool:
 
 
 def _workers(jobs: int, tasks: int) -> int:
+    if jobs == 1 or tasks < 2:
+        return 1
+    import multiprocessing
+
     wanted = jobs if jobs > 0 else (os.cpu_count() or 1)
     if "fork" not in multiprocessing.get_all_start_methods():
         return 1  # workers inherit the registry and settings by fork; elsewhere run in one process
@@ -135,6 +142,7 @@ _worker_loader: Loader | None = None
 
 def _lint_in_workers(paths: list[str], settings: LintSettings, registry: Registry, rule_ids: list[str],
                      cache: ResultCache | None, jobs: int) -> list[Outcome | _Failure]:
+    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     global _shared

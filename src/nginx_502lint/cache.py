@@ -25,7 +25,6 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
@@ -133,6 +132,8 @@ class ResultCache:
         self._write(key, entry)
 
     def _write(self, key: str, entry: dict[str, Any]) -> None:
+        import tempfile  # only writers need it; a warm run that hits every entry never writes
+
         path = self._path(key)
         try:
             text = json.dumps(entry, separators=(",", ":"))
