@@ -8,15 +8,14 @@ and the rule's own fix gives a config `nginx -t` accepts and that serves the req
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from .backends import PlainHTTPBackend
-from .harness import NginxInstance, make_private_dir
-from .proofs.steps import Proof, template
+from .harness import NginxInstance
+from .proofs.steps import Proof, private_dir, template
 
 StartNginx = Callable[..., NginxInstance]
 Running = Callable[[Any], Any]
@@ -25,21 +24,9 @@ Running = Callable[[Any], Any]
 def backend_values(running: Running, on_unix_socket: bool) -> dict[str, object]:
     if not on_unix_socket:
         return {"backend": running(PlainHTTPBackend()).port}
-    socket_dir = make_private_dir("nginx-502lint-e005-")
+    socket_dir = running(private_dir("nginx-502lint-e005-"))
     backend = running(PlainHTTPBackend(unix_path=socket_dir / "app.sock"))
-    running(_RemovedAfter(socket_dir))
     return {"socket": backend.path}
-
-
-class _RemovedAfter:
-    def __init__(self, path: object) -> None:
-        self.path = path
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *_exc: object) -> None:
-        shutil.rmtree(str(self.path), ignore_errors=True)
 
 
 @pytest.mark.parametrize(

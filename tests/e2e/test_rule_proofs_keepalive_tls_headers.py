@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from .backends import IdleCloseBackend, TLSBackend
-from .harness import NginxInstance, Response, make_private_dir
+from .harness import NginxInstance, Response
 from .proofs.backends import (
     CertChain,
     LingeringCloseBackend,
@@ -29,7 +29,7 @@ from .proofs.backends import (
 )
 from .proofs.netns import NetworkNamespace
 from .proofs.sandbox import MountNamespace, require_mount_namespace, require_root
-from .proofs.steps import Proof, template
+from .proofs.steps import Proof, private_dir, template
 
 StartNginx = Callable[..., NginxInstance]
 Running = Callable[[Any], Any]
@@ -40,23 +40,7 @@ SYSTEM_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 
 
 def cert_chain(running: Running, intermediates: int) -> CertChain:
-    directory = running(_Removed(make_private_dir("nginx-502lint-chain-")))
-    return make_cert_chain(directory, "backend.test", intermediates)
-
-
-class _Removed:
-    """A temp dir as a context manager that removes it at teardown."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def __enter__(self) -> Path:
-        return self.path
-
-    def __exit__(self, *_exc: object) -> None:
-        for child in self.path.iterdir():
-            child.unlink()
-        self.path.rmdir()
+    return make_cert_chain(running(private_dir("nginx-502lint-chain-")), "backend.test", intermediates)
 
 
 # --- K: upstream keepalive ----------------------------------------------------------------------

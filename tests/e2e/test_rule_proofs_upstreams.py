@@ -19,11 +19,16 @@ from typing import Any
 import pytest
 
 from .backends import PlainHTTPBackend, TLSBackend, ipv6_loopback_available
-from .harness import NginxInstance, free_loopback_port, make_private_dir
+from .harness import NginxInstance, free_loopback_port
 from .proofs.backends import HTTPAppBackend, LoopbackDNS
-from .proofs.net import app_restart, on_random_loopback_address, port_refusing
+from .proofs.net import (
+    app_restart,
+    on_random_loopback_address,
+    port_free_on_both_loopbacks,
+    port_refusing,
+)
 from .proofs.sandbox import MountNamespace, require_mount_namespace
-from .proofs.steps import Proof, template
+from .proofs.steps import Proof, private_dir, template
 
 StartNginx = Callable[..., NginxInstance]
 Running = Callable[[Any], Any]
@@ -52,7 +57,7 @@ def test_u301_localhost_gives_502_no_live_upstreams_after_an_app_restart_and_its
 ) -> None:
     require_mount_namespace()
     hosts = running(MountNamespace(hosts=STOCK_LOCALHOST))
-    port = free_loopback_port()
+    port = port_free_on_both_loopbacks()
     proxy = nginx(template(config), values={"backend": port}, launcher=hosts.launcher())
 
     while_down, once_back = app_restart(proxy, port)
@@ -77,8 +82,15 @@ def test_u301_localhost_gives_502_no_live_upstreams_after_an_app_restart_and_its
 def test_u302_upstream_name_typo_fails_nginx_t_and_its_fix_names_the_defined_upstream(
     proof: Proof, nginx_config: StartNginx, running: Running
 ) -> None:
+    require_mount_namespace()
+    # nginx looks `backnd` up with the system resolver: keep that lookup on this machine.
+    no_dns = running(private_dir("nginx-502lint-resolv-")) / "resolv.conf"
+    no_dns.write_text("nameserver 127.0.0.1\n")
+    offline = running(MountNamespace(hosts={"localhost": ["127.0.0.1"]}, files=(
+        {"/etc/resolv.conf": no_dns} if Path("/etc/resolv.conf").is_file() else {})))
     backend = running(PlainHTTPBackend())
-    proxy = nginx_config(template("u302-upstream-name-typo"), values={"backend": backend.port})
+    proxy = nginx_config(template("u302-upstream-name-typo"), values={"backend": backend.port},
+                         launcher=offline.launcher())
 
     proof.rejected(proxy, 'host not found in upstream "backnd"')
     result, finding = proof.reported(proxy)
@@ -251,8 +263,7 @@ def test_u308_socket_in_var_tmp_is_invisible_behind_private_tmp_and_its_fix_move
     socket_dir.chmod(0o755)
     e2e_stack.callback(shutil.rmtree, socket_dir, ignore_errors=True)
     # nginx gets an empty /var/tmp, and for /run a folder of ours, so the app can move there.
-    run_dir = make_private_dir("nginx-502lint-run-")
-    e2e_stack.callback(shutil.rmtree, run_dir, ignore_errors=True)
+    run_dir = running(private_dir("nginx-502lint-run-"))
     private_tmp = running(MountNamespace(private_dirs=["/var/tmp"], dirs={"/run": run_dir}))
     backend = running(PlainHTTPBackend(unix_path=socket_dir / "app.sock"))
     proxy = nginx(template("u308-socket-in-var-tmp"), values={"socket": backend.path},
@@ -289,7 +300,7 @@ def test_u309_broadcast_address_gives_502_network_unreachable_and_its_fix_is_adv
 def test_u310_missing_socket_gives_502_and_following_its_advice_serves(
     proof: Proof, nginx: StartNginx, running: Running
 ) -> None:
-    socket_dir = running(contextlib.nullcontext(make_private_dir("nginx-502lint-u310-")))
+    socket_dir = running(private_dir("nginx-502lint-u310-"))
     socket_path = socket_dir / "app.sock"
     proxy = nginx(template("u310-socket-missing"), values={"socket": socket_path})
 

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..backends import LoopbackServer, PlainHTTPBackend
-from ..harness import NginxInstance, Response
+from ..harness import NginxInstance, Response, free_loopback_port
 
 
 def random_loopback_host() -> str:
@@ -26,6 +26,20 @@ def on_random_loopback_address(make: Callable[[str], LoopbackServer], running: C
             if error.errno != errno.EADDRINUSE:
                 raise
     raise RuntimeError("no free loopback address for the conventional port")
+
+
+def port_free_on_both_loopbacks() -> int:
+    """A port free on 127.0.0.1 and on ::1, so an app on 127.0.0.1 has nothing answering for it on ::1."""
+    for _attempt in range(20):
+        port = free_loopback_port()
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                probe.bind(("::1", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no port free on both 127.0.0.1 and ::1")
 
 
 @contextlib.contextmanager

@@ -8,10 +8,12 @@
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import shutil
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from nginx_502lint.engine import LintSettings
@@ -19,12 +21,22 @@ from nginx_502lint.findings import Finding, LintResult
 from nginx_502lint.fixes import FixPlan, SkipKind, apply_fixes, plan_fixes, render_diff
 from nginx_502lint.lint import lint_paths
 
-from ..harness import NginxInstance, Response, nginx_version
+from ..harness import NginxInstance, Response, make_private_dir, nginx_version
 from .record import ProofRecord
 
 PROOFS_DIR = Path(__file__).parent
 _LOG_PREFIX = re.compile(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d (\[\w+\]) \d+#\d+: (?:\*\d+ )?")
 _LOG_NOISE = re.compile(r", (?:client|server|request|host|referrer): (?:\"[^\"]*\"|[^,]*)")
+
+
+@contextlib.contextmanager
+def private_dir(prefix: str) -> Iterator[Path]:
+    """A temp dir the nginx workers can traverse, removed afterwards (use with the `running` fixture)."""
+    path = make_private_dir(prefix)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def template(name: str) -> str:
