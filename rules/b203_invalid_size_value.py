@@ -33,10 +33,11 @@ from __future__ import annotations
 from typing import Iterator
 
 from nginx_502lint import directives
+from nginx_502lint.buffers import CONSTRAINED_MODULES, effective_buffers, propose, violations
 from nginx_502lint.engine import RuleContext
 from nginx_502lint.findings import Fix
-from nginx_502lint.parse import format_directive
-from nginx_502lint.ruletools import suggest_size
+from nginx_502lint.parse import Node, format_directive
+from nginx_502lint.ruletools import directives_text, set_directives, suggest_size
 from nginx_502lint.values import InvalidValue, parse_offset, parse_size
 
 ID = "B203"
@@ -47,6 +48,33 @@ NEEDS = ("conf",)
 OPTIONS = {"type": "object", "properties": {}}
 
 _PARSERS = {"size": parse_size, "offset": parse_offset}
+_BUFFER_SETTINGS = {"buffer_size", "buffers", "busy_buffers_size", "temp_file_write_size", "max_temp_file_size"}
+
+
+def _respelled(ctx: RuleContext, node: Node, args: list[str]) -> Fix:
+    """The corrected spelling, plus what nginx's buffer rules then need.
+
+    `proxy_buffer_size 16kb` means 16k, and 16k alone breaks the default
+    `proxy_buffers 8 4k` (B202): the fix must leave a config nginx accepts.
+    """
+    new_text = format_directive(node.name, args)
+    edits = [ctx.replace(node, new_text)]
+    described = new_text
+    module, _, setting = node.name.partition("_")
+    level = node.parent
+    if module in CONSTRAINED_MODULES and setting in _BUFFER_SETTINGS and level is not None:
+        original = node.args
+        node.args = args  # judge the buffers as they will be once respelled
+        try:
+            config = effective_buffers(ctx.model, level, module, ctx.settings.page_size)
+            extra = [c for c in propose(config) if c[0] != node.name] if config and violations(config) else []
+        finally:
+            node.args = original
+        if extra:
+            edits.extend(set_directives(ctx.model, level, extra))
+            described = f"{new_text} {directives_text(extra)}"
+    return Fix(f"Write it as nginx spells it, keeping the buffer sizes valid together: {described}",
+               tuple(edits), "safe")
 
 
 def check(ctx: RuleContext) -> Iterator[None]:
@@ -73,8 +101,7 @@ def check(ctx: RuleContext) -> Iterator[None]:
                     if better is not None:
                         args = list(node.args)
                         args[index] = better
-                        new_text = format_directive(name, args)
-                        fix = Fix(f"Write it as nginx spells it: {new_text}", (ctx.replace(node, new_text),), "safe")
+                        fix = _respelled(ctx, node, args)
                     else:
                         fix = Fix("Use an integer with an optional k or m suffix, e.g. 16k, 1m.", (), "display_only")
                     ctx.report(

@@ -170,7 +170,7 @@ def _report_shallow(ctx: RuleContext, verify: Node, sites: list[PassSite]) -> No
         f"{module}_ssl_verify_depth 1, which accepts only one intermediate CA (heuristic: chains with cross-signed "
         "roots or several intermediates need 2-3)",
         severity="info",
-        mechanism="a longer chain fails with 'upstream SSL certificate verify error: (22:certificate chain too long)' "
-                  "or '(20:unable to get local issuer certificate)' while SSL handshaking to upstream: 502.",
+        mechanism="a longer chain fails with 'upstream SSL certificate verify error: (20:unable to get local issuer "
+                  "certificate)' (OpenSSL 3) or '(22:certificate chain too long)' while SSL handshaking to upstream: 502.",
         fix=Fix(f"After {verify.where} add: {line}", (ctx.insert_after(verify, line),), "unsafe"),
     )

@@ -6,10 +6,11 @@ at a pass location.
 
 ## Why it causes 502/504
 nginx's documentation: the connect timeout "usually cannot exceed 75
-seconds". Linux retries a SYN about 6 times (`net.ipv4.tcp_syn_retries`),
-roughly 127s, but most paths give up sooner; either way a long value only
-makes every client wait before the **502/504** and before `proxy_next_upstream`
-can try another server. A short connect timeout (2–10s) lets nginx fail over
+seconds". On Linux the kernel's own SYN retries (`net.ipv4.tcp_syn_retries`)
+end a connect after about 130s (measured: 135s, then a **502** `connect()
+failed (110: Connection timed out)`), so values beyond that do nothing, and
+values above 75s only make every client wait longer for the **502/504** and
+before `proxy_next_upstream` can try another server. A short connect timeout (2–10s) lets nginx fail over
 quickly.
 
 ## Example
@@ -65,8 +66,8 @@ def check(ctx: RuleContext) -> Iterator[None]:
         ctx.report(
             node,
             f"{node.name} {node.args[0]} at {node.where} applies to {applies_to(ctx.model, users)}: "
-            f"connects cannot take longer than about {format_time_ms(maximum)}, so the value does nothing",
-            mechanism="the kernel abandons the TCP connect first; clients only wait longer for the 502/504 and for failover.",
+            f"above {format_time_ms(maximum)}: the kernel ends a hanging connect first (about 130s on Linux), so it only delays failover",
+            mechanism="a dead or firewalled backend holds every client this long before the 502/504, and before the next server is tried.",
             fix=Fix(f"Change it at {node.where} to {new_text} so failover to the next server is quick",
                     (ctx.replace(node, new_text),), "unsafe"),
         )

@@ -12,9 +12,10 @@ targets are checked when their `set` values are in the config.
 TLS to a plain-text listener fails the handshake: `SSL_do_handshake() failed
 (SSL: error:0A00010B:SSL routines::wrong version number) while SSL handshaking
 to upstream` → 502. Plain HTTP to a TLS listener gets a 400 from nginx/Go
-backends (relayed to the client) or a closed connection from others:
-`upstream prematurely closed connection while reading response header from
-upstream` → 502.
+backends (relayed to the client) or a reset or closed connection from others
+(OpenSSL servers): `recv() failed (104: Connection reset by peer) while reading
+response header from upstream` or `upstream prematurely closed connection while
+reading response header from upstream` → 502.
 
 ## Example
 ```nginx
@@ -80,8 +81,8 @@ def _mechanism(kind: str) -> str:
     if kind == "plain-port":
         return ("TLS to a plain-text listener fails: SSL_do_handshake() failed (… wrong version number) while SSL "
                 "handshaking to upstream → 502.")
-    return ("plain HTTP to a TLS listener gets a 400 (relayed) or a closed connection: upstream prematurely closed "
-            "connection while reading response header from upstream → 502.")
+    return ("plain HTTP to a TLS listener gets a 400 (relayed) or a reset/closed connection: recv() failed (104) or "
+            "upstream prematurely closed connection while reading response header from upstream → 502.")
 
 
 def _check_literal(ctx: RuleContext, dest: Destination) -> None:

@@ -339,6 +339,9 @@ class RuleContext:
     ) -> Finding:
         if isinstance(severity, str):
             severity = Severity.parse(severity)
+        if fix is not None and not fix.edits and fix.applicability != "display_only":
+            # applicability describes machine edits; advice alone is display-only
+            fix = Fix(fix.description, (), "display_only")
         level = self.settings.severity_overrides.get(self.spec.id) or severity or self.spec.severity
         where_file = file if file is not None else (node.file if node is not None else "")
         where_line = line if line is not None else (node.line if node is not None else 1)
