@@ -229,8 +229,8 @@ def test_s602_verify_against_the_upstream_block_name_gives_502_and_its_fix_is_ad
                  'upstream SSL certificate does not match "backend" while SSL handshaking to upstream')
     result, finding = proof.reported(proxy, line_has="proxy_pass")
     reason = proof.fix_not_applicable(result, finding, "display_only")
-    assert finding.fix is not None and finding.fix.applicability == "unsafe"
-    proof.not_fixed(f"advice only ({reason}), though marked `unsafe` rather than display-only: "
+    assert finding.fix is not None and finding.fix.applicability == "display_only"
+    proof.not_fixed(f"advice only ({reason}): "
                     "it names a placeholder (`proxy_ssl_name api.internal.example.com`), not the certificate's name")
 
 

@@ -178,8 +178,8 @@ def test_u305_name_resolved_at_start_keeps_the_old_address_and_its_fix_is_advice
     assert f'upstream: "http://127.0.0.1:{port}/"' in line
     result, finding = proof.reported(proxy)
     reason = proof.fix_not_applicable(result, finding, "display_only")
-    assert finding.fix is not None and finding.fix.applicability == "unsafe"
-    proof.not_fixed(f"advice only ({reason}), though marked `unsafe` rather than display-only: "
+    assert finding.fix is not None and finding.fix.applicability == "display_only"
+    proof.not_fixed(f"advice only ({reason}): "
                     "it needs a DNS server address (`resolver <your DNS server>`) only the user knows")
 
     proxy.reload_files()
