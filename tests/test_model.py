@@ -103,3 +103,17 @@ def test_set_directives_replaces_only_the_same_key_of_an_array_directive() -> No
     assert insert.kind == "insert" and insert.text == 'proxy_set_header Connection "";'
     [replace] = set_directives(model, location, [("proxy_set_header", ["Host", "example.com"])])
     assert replace.kind == "replace" and replace.line == 3
+
+
+def test_targets_follow_nginx_url_parsing_edge_cases() -> None:
+    triple = parse_target("uwsgi", "unix:///run/app/uwsgi.sock")
+    assert triple.error is None and triple.unix_path == "///run/app/uwsgi.sock"
+    query = parse_target("proxy", "http://backend?src=web")
+    assert (query.host, query.uri) == ("backend", "?src=web")
+
+
+def test_pass_target_finds_its_upstream_whatever_the_case() -> None:
+    model = model_of("events {}\nhttp { upstream Backend { server 127.0.0.1:1; }\n"
+                     "server { location / { proxy_pass http://backend; } } }\n")
+    [site] = model.pass_sites
+    assert site.target.upstream is model.upstreams["Backend"]

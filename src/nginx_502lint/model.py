@@ -131,7 +131,8 @@ def parse_target(module: str, raw: str) -> Target:
     target = Target(raw=raw, variables=has_variables(raw))
     rest = raw
     lowered = raw.lower()
-    scheme_match = re.match(r"([a-z][a-z0-9+.-]*)://", lowered)
+    # "unix:///run/app.sock" is a unix path to nginx (fastcgi_pass, uwsgi_pass …), not a scheme
+    scheme_match = None if lowered.startswith("unix:") else re.match(r"([a-z][a-z0-9+.-]*)://", lowered)
     if scheme_match:
         target.scheme = scheme_match.group(1)
         rest = raw[scheme_match.end():]
@@ -158,9 +159,10 @@ def parse_target(module: str, raw: str) -> Target:
         if not path:
             target.error = "empty unix socket path"
         return target
-    hostport, slash, uri = rest.partition("/")
+    cut = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=-1)
+    hostport, slash, uri = (rest[:cut], rest[cut], rest[cut + 1:]) if cut >= 0 else (rest, "", "")
     if module in ("proxy", "grpc") and slash:
-        target.uri = "/" + uri
+        target.uri = slash + uri  # nginx ends the host at "/" or "?"
     elif slash and module != "proxy":
         hostport = rest  # fastcgi and friends take no URI; keep it for the error
     host, port_text = _split_host_port(hostport)
@@ -333,15 +335,15 @@ class Model:
                     upstream.directives.setdefault(child.name, []).append(child)
             table = self.stream_upstreams if node.context == "stream" else self.upstreams
             table.setdefault(upstream.name, upstream)
+        by_lower_name = {name.lower(): upstream for name, upstream in reversed(list(self.upstreams.items()))}
         for name, module in PASS_MODULES.items():
             for node in by_name.get(name, ()):
                 if not node.args or node.parent is None or node.context in ("stream_server", "stream"):
                     continue
                 target = parse_target(module, node.args[0])
-                if target.host and not target.variables and target.unix_path is None:
-                    target.upstream = self.upstreams.get(target.host)
-                elif target.variables and target.host and not has_variables(target.host):
-                    target.upstream = self.upstreams.get(target.host)
+                if target.host and target.unix_path is None and not has_variables(target.host):
+                    # nginx compares upstream names case-insensitively
+                    target.upstream = by_lower_name.get(target.host.lower())
                 self.pass_sites.append(PassSite(node, module, target, node.parent, self))
         self.pass_sites.sort(key=lambda s: (s.node.file, s.node.line))
 
