@@ -130,6 +130,28 @@ def measure(label: str, cmd: list[str], cwd: Path, repeat: int, warmup: bool = T
     return Measured(label, samples)
 
 
+def measure_interleaved(commands: dict[str, tuple[str, list[str]]], cwd: Path, repeat: int,
+                        warmup: bool = True) -> dict[str, Measured]:
+    """Run the commands in turns (a, b, c, a, b, c, ...) so a slow spell of the machine
+    hits all of them alike; a command that does not finish is not run again."""
+    samples: dict[str, list[Sample]] = {key: [] for key in commands}
+    for key, (label, cmd) in commands.items():
+        if warmup:
+            first = run_once(cmd, cwd)
+            if not first.finished:
+                samples[key].append(first)
+    for _ in range(repeat):
+        for key, (label, cmd) in commands.items():
+            if not samples[key] or samples[key][-1].finished:
+                samples[key].append(run_once(cmd, cwd))
+    measured = {}
+    for key, (label, _) in commands.items():
+        m = measured[key] = Measured(label, samples[key])
+        state = f"wall {m.wall:7.3f}s  cpu {m.cpu:7.3f}s  rss {m.rss:7.1f} MB" if m.finished else f"did not finish in {m.wall:.0f} s"
+        print(f"  {label:<38} {state}", flush=True)
+    return measured
+
+
 def lint_cli() -> list[str]:
     script = shutil.which("nginx-502lint")
     return [script] if script else [PY, "-m", "nginx_502lint"]
@@ -193,24 +215,27 @@ def size_table(sizes: list[float], repeat: int, gixy: str | None) -> tuple[list[
         folder, facts = tree(size)
         reps = repeat if size <= 10 else 1
         print(f"{size:g} MB tree: {facts['files']} files, {facts['lines']} lines, {facts['servers']} servers", flush=True)
-        row: dict[str, Measured] = {}
         api = [PY, str(HERE / "lint_api.py"), "nginx.conf"]
-        row["crossplane"] = measure("crossplane.parse", [PY, str(HERE / "crossplane_parse.py"), "nginx.conf"], folder, reps)
-        row["core"] = measure("nginx-502lint parse + model, no rule", [*api, "--rules", "none"], folder, reps)
-        row["lint"] = measure("nginx-502lint (CLI, cold)", [*lint_cli(), *cold_flags, "nginx.conf"], folder, reps)
-        if row["lint"].finished:
-            with tempfile.TemporaryDirectory() as cache_dir:
-                row["api_cold"] = measure("library API, cold", api, folder, 1)
-                warm = [*api, "--cache-dir", cache_dir]
-                run_once(warm, folder)
-                row["api_warm"] = measure("library API, warm cache", warm, folder, reps, warmup=False)
-        if gixy:
-            row["gixy"] = measure("gixy-ng", [gixy, "nginx.conf"], folder, 1 if size > 2.5 else reps)
+        commands = {
+            "crossplane": ("crossplane.parse", [PY, str(HERE / "crossplane_parse.py"), "nginx.conf"]),
+            "core": ("nginx-502lint parse + model, no rule", [*api, "--rules", "none"]),
+            "lint": ("nginx-502lint (CLI, cold)", [*lint_cli(), *cold_flags, "nginx.conf"]),
+        }
         if size <= 10:
             nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-            with tempfile.TemporaryDirectory() as scratch:
-                row["nginx"] = measure("nginx -t", [nginx, "-t", "-q", "-p", str(folder), "-c", str(folder / "nginx.conf"),
-                                                    "-e", f"{scratch}/e.log", "-g", f"pid {scratch}/n.pid;"], folder, reps)
+            scratch = tempfile.mkdtemp()
+            commands["nginx"] = ("nginx -t", [nginx, "-t", "-q", "-p", str(folder), "-c", str(folder / "nginx.conf"),
+                                              "-e", f"{scratch}/e.log", "-g", f"pid {scratch}/n.pid;"])
+        row = measure_interleaved(commands, folder, reps, warmup=size <= 10)
+        if row["lint"].finished:
+            with tempfile.TemporaryDirectory() as cache_dir:
+                warm = [*api, "--cache-dir", cache_dir]
+                run_once(warm, folder)  # fills the cache
+                row.update(measure_interleaved({"api_cold": ("library API, cold", api),
+                                                "api_warm": ("library API, warm cache", warm)}, folder, reps,
+                                               warmup=False))
+        if gixy:
+            row["gixy"] = measure("gixy-ng", [gixy, "nginx.conf"], folder, 1 if size > 2.5 else reps)
         results.append((facts, row))
     lines = [
         "| tree | crossplane.parse | nginx-502lint, all rules (CLI) | ratio time wall / CPU | RSS: crossplane → lint "

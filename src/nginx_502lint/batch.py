@@ -88,7 +88,7 @@ def lint_inputs(
 
     done = [o for o in outcomes if o is not None]
     assert len(done) == len(inputs)
-    roots = [i for i in range(len(inputs)) if not _included_elsewhere(i, done)]
+    roots = _roots(done)
     for index in roots:
         if index in failures:
             raise failures[index]  # as a one-process run would; a non-root's failure is never seen
@@ -105,12 +105,10 @@ def lint_inputs(
     return [outcomes[i] for i in roots]  # type: ignore[misc]
 
 
-def _included_elsewhere(index: int, outcomes: list[Outcome]) -> bool:
-    shown = outcomes[index].main_file
-    return any(
-        other_index != index and shown in other.files and shown != other.main_file
-        for other_index, other in enumerate(outcomes)
-    )
+def _roots(outcomes: list[Outcome]) -> list[int]:
+    """Indexes of the inputs no other input includes (pre-commit may pass a file and its includer)."""
+    included = {path for outcome in outcomes for path in outcome.files if path != outcome.main_file}
+    return [index for index, outcome in enumerate(outcomes) if outcome.main_file not in included]
 
 
 def _workers(jobs: int, tasks: int) -> int:
