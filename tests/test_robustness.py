@@ -98,3 +98,24 @@ def test_effective_on_a_node_made_after_the_model_is_not_confused_with_an_old_on
     # each scratch node is freed on return, so the next one may get the same id()
     asked = [None, "2s", None, "3s", None, "4s"]
     assert [timeout_in_a_scratch_location(t) for t in asked] == ["30s", "2s", "30s", "3s", "30s", "4s"]
+
+
+@pytest.mark.parametrize("enabled_before", [True, False])
+def test_loading_leaves_the_garbage_collector_as_it_found_it(tmp_path: Path, enabled_before: bool,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    import nginx_502lint.parse as parse
+
+    conf = write(tmp_path / "nginx.conf", "events {}\nhttp { server { location / { proxy_pass http://a; } } }\n")
+    was = gc.isenabled()
+    try:
+        gc.enable() if enabled_before else gc.disable()
+        Model(Loader().load(str(conf)))
+        assert gc.isenabled() is enabled_before
+        monkeypatch.setattr(parse, "crossplane_parse_text", lambda *args: (_ for _ in ()).throw(KeyboardInterrupt()))
+        with pytest.raises(KeyboardInterrupt):
+            Loader().load(str(conf))
+        assert gc.isenabled() is enabled_before
+    finally:
+        gc.enable() if was else gc.disable()

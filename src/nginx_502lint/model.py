@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from .parse import Node, ParsedConfig, SourceFile
+from .parse import Node, ParsedConfig, SourceFile, gc_paused
 
 PASS_MODULES = {
     "proxy_pass": "proxy",
@@ -304,7 +304,8 @@ class Model:
         self._effective: dict[tuple[Node, str], Setting] = {}
         self._shared_levels: set[Node] = {self.root}  # blocks with blocks inside: their answers are reused
         self._name_facts: dict[str, tuple[frozenset[str] | None, str | None]] = {}
-        self._build()
+        with gc_paused():
+            self._build()
 
     # construction ---------------------------------------------------------------
     def _build(self) -> None:
