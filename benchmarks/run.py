@@ -234,7 +234,7 @@ def size_table(sizes: list[float], repeat: int, gixy: str | None) -> tuple[list[
                 row.update(measure_interleaved({"api_cold": ("library API, cold", api),
                                                 "api_warm": ("library API, warm cache", warm)}, folder, reps,
                                                warmup=False))
-        if gixy:
+        if gixy and size <= 10:  # gixy-ng needs minutes beyond that
             row["gixy"] = measure("gixy-ng", [gixy, "nginx.conf"], folder, 1 if size > 2.5 else reps)
         results.append((facts, row))
     lines = [
@@ -250,7 +250,8 @@ def size_table(sizes: list[float], repeat: int, gixy: str | None) -> tuple[list[
                       f"(**{core.rss / cp.rss:.2f}×**)") if core.finished else "—"
         warm = (f"{row['api_warm'].wall:.2f} s ({row['api_warm'].wall / row['api_cold'].wall:.0%} of cold)"
                 if "api_warm" in row else "—")
-        gixy_text = f"{row['gixy'].text()}, {row['gixy'].rss:.0f} MB" if "gixy" in row else "not installed"
+        gixy_text = (f"{row['gixy'].text()}, {row['gixy'].rss:.0f} MB" if "gixy" in row
+                     else "not run (> 10 MB)" if gixy and facts["mb"] > 10 else "not installed")
         nginx_text = f"{row['nginx'].wall:.2f} s, {row['nginx'].rss:.0f} MB" if "nginx" in row else "—"
         lines.append(
             f"| {facts['mb']:.1f} MB, {facts['lines']:,.0f} lines, {facts['files']:.0f} files "
@@ -370,6 +371,27 @@ def startup(repeat: int) -> list[str]:
     return lines
 
 
+def framework_table(repeat: int) -> list[str]:
+    """The CLI in throw-away venvs that differ only in their typer release (if they exist)."""
+    venvs = sorted(Path("/tmp").glob("typer-*/bin/nginx-502lint"))
+    if not venvs or not DEBIAN.is_file():
+        return ["No /tmp/typer-*/ venvs: for each release X, `python -m venv /tmp/typer-X && /tmp/typer-X/bin/pip install "
+                "typer==X crossplane typing_extensions && /tmp/typer-X/bin/pip install --no-deps -e .`"]
+    lines = ["The CLI on the Debian defaults in venvs that differ only in typer (each venv's own interpreter floor):", "",
+             "| typer | `python -c pass` | `import typer` | nginx-502lint nginx.conf | above the floor |", "|---|---|---|---|---|"]
+    for script in venvs:
+        python = str(script.parent / "python")
+        release = script.parent.parent.name.removeprefix("typer-")
+        runs = measure_interleaved({"floor": ("python -c pass", [python, "-c", "pass"]),
+                                    "typer": ("import typer", [python, "-c", "import typer"]),
+                                    "lint": (f"typer {release}: nginx-502lint", [str(script), "nginx.conf"])},
+                                   DEBIAN.parent, repeat)
+        floor = runs["floor"].wall
+        lines.append(f"| {release} | {floor * 1000:.0f} ms | {runs['typer'].wall * 1000:.0f} ms "
+                     f"| {runs['lint'].wall * 1000:.0f} ms | +{(runs['lint'].wall - floor) * 1000:.0f} ms |")
+    return lines
+
+
 def jobs_table(repeat: int) -> list[str]:
     folder, _ = tree(2.5)
     files = sorted(str(p.relative_to(folder)) for p in (folder / "sites").glob("*.conf"))
@@ -425,6 +447,8 @@ def main() -> int:
     sections += ["### Import time", "", *importtime(), ""]
     print("== start-up", flush=True)
     sections += ["### Small config: start-up against the interpreter floor", "", *startup(max(10, repeat * 3)), ""]
+    print("== CLI framework", flush=True)
+    sections += ["### Start-up by typer release", "", *framework_table(max(10, repeat * 3)), ""]
     print("== jobs", flush=True)
     sections += ["### Parallel linting of many files", "", *jobs_table(repeat), ""]
     sections.append(f"Load average when the run ended: {' '.join(f'{x:.1f}' for x in os.getloadavg())}.")
