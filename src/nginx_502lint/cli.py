@@ -115,6 +115,9 @@ def lint_command(
     probe_timeout: Annotated[float, typer.Option("--probe-timeout", help="Seconds per connect or TLS handshake.", metavar="SECONDS")] = 2.0,
     probe_concurrency: Annotated[int, typer.Option("--probe-concurrency", help="Targets probed at once (1-64).")] = 8,
     probe_total_timeout: Annotated[float, typer.Option("--probe-total-timeout", help="Seconds for the whole probe; targets not done by then are listed as not probed.", metavar="SECONDS")] = 20.0,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Lint this many files at once in worker processes (0: one per CPU).", min=0)] = 1,
+    use_cache: Annotated[bool, typer.Option("--cache", help="Reuse results for unchanged files from an on-disk cache ($XDG_CACHE_HOME/nginx-502lint); not used with --host, --php-fpm or --probe.")] = False,
+    cache_dir: Annotated[Optional[str], typer.Option("--cache-dir", help="Cache folder to use (implies --cache).", metavar="DIR")] = None,
     version: Annotated[bool, typer.Option("--version", help="Show the version and exit.")] = False,
 ) -> None:
     """Find the nginx settings that turn into 502 Bad Gateway and 504 Gateway Timeout errors."""
@@ -163,6 +166,9 @@ def lint_command(
             note(line)
         if log and (fix or diff):
             raise fail("--log diagnoses the config as it is: run it without --fix/--diff")
+        settings.extras["jobs"] = jobs
+        if use_cache or cache_dir:
+            settings.extras["cache_dir"] = cache_dir or ""
         if probe or probe_all:
             _enable_probe(settings, probe_all, probe_timeout, probe_concurrency, probe_total_timeout)
         if diff:
@@ -239,7 +245,16 @@ def _run(inputs: list[Input], settings: LintSettings, registry: Registry, rule_i
     from .findings import LintResult
     from .lint import lint
 
-    return lint(inputs, settings, registry, rule_ids) if inputs else LintResult()
+    if not inputs:
+        return LintResult()
+    jobs = int(settings.extras.get("jobs", 1))
+    cache_dir = settings.extras.get("cache_dir")
+    cache = None
+    if cache_dir is not None:
+        from .cache import ResultCache, cache_applies
+
+        cache = ResultCache(cache_dir or None) if cache_applies(settings) else None
+    return lint(inputs, settings, registry, rule_ids, jobs=jobs, cache=cache)
 
 
 def _enable_probe(settings: LintSettings, probe_all: bool, timeout: float, concurrency: int, total: float) -> None:
@@ -294,7 +309,7 @@ def _show_fixes(paths: list[str], settings: LintSettings, registry: Registry, ru
     from .fixes import describe_outcome, plan_fixes, render_diff
     from .lint import STDIN
 
-    result = _run(paths, settings, registry, rule_ids, stdin_filename)
+    result = _run(_inputs(paths, stdin_filename), settings, registry, rule_ids)
     findings = _apply_baseline(baseline, result)[0] if baseline else result.findings
     plan = plan_fixes(findings, result.sources, unsafe_fixes, from_disk=STDIN not in paths,
                       nginx_version=settings.nginx_version)
