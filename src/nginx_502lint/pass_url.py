@@ -219,11 +219,14 @@ def target_problems(model: Model, targets: Iterable[PassTarget] | None = None) -
     `targets` is `http_pass_targets(model)`, when the caller has it already.
     """
     entries: list[UpstreamEntry] = []
+    # nginx walks one list of upstreams; only entries of the same host ever
+    # match, so an index by host keeps its order and answers without the walk.
+    by_host: dict[str, list[UpstreamEntry]] = {}
     problems: list[TargetProblem] = []
     pass_targets = {id(target.node): target for target in (http_pass_targets(model) if targets is None else targets)}
     for node in model.root.walk():
         if node.name == "upstream" and node.block is not None and node.args and model.context_of(node) == "http":
-            problem = _add_upstream_block(entries, node, pass_targets)
+            problem = _add_upstream_block(entries, by_host, node, pass_targets)
             if problem is not None:
                 problems.append(problem)
             continue
@@ -233,7 +236,7 @@ def target_problems(model: Model, targets: Iterable[PassTarget] | None = None) -
         if target.url.error is not None:
             problems.append(TargetProblem(node, target.url, "url", target.url.error))
             continue
-        problem = _add_pass(entries, target)
+        problem = _add_pass(entries, by_host, target)
         if problem is not None:
             problems.append(problem)
     for entry in entries if upstreams_all_seen(model) else ():
@@ -257,11 +260,10 @@ def upstreams_all_seen(model: Model) -> bool:
     return not any(not targets and model.context_of(node) == "http" for node, targets in model.config.includes)
 
 
-def _add_upstream_block(entries: list[UpstreamEntry], node: Node, targets: dict[int, PassTarget]) -> TargetProblem | None:
+def _add_upstream_block(entries: list[UpstreamEntry], by_host: dict[str, list[UpstreamEntry]], node: Node,
+                        targets: dict[int, PassTarget]) -> TargetProblem | None:
     name = node.args[0]
-    for entry in entries:
-        if entry.host.lower() != name.lower():
-            continue
+    for entry in by_host.get(name.lower(), ()):
         if entry.explicit:
             return None  # "duplicate upstream": not a pass target problem
         if not entry.no_port:
@@ -270,15 +272,18 @@ def _add_upstream_block(entries: list[UpstreamEntry], node: Node, targets: dict[
                                  f'upstream "{name}" may not have port {entry.port}', upstream=node)
         entry.explicit, entry.port, entry.node = True, 0, node
         return None
-    entries.append(UpstreamEntry(name, 0, True, node, explicit=True, has_server=True))
+    _append(entries, by_host, UpstreamEntry(name, 0, True, node, explicit=True, has_server=True))
     return None
 
 
-def _add_pass(entries: list[UpstreamEntry], target: PassTarget) -> TargetProblem | None:
+def _append(entries: list[UpstreamEntry], by_host: dict[str, list[UpstreamEntry]], entry: UpstreamEntry) -> None:
+    entries.append(entry)
+    by_host.setdefault(entry.host.lower(), []).append(entry)
+
+
+def _add_pass(entries: list[UpstreamEntry], by_host: dict[str, list[UpstreamEntry]], target: PassTarget) -> TargetProblem | None:
     url = target.url
-    for entry in entries:
-        if entry.host.lower() != url.host.lower():
-            continue
+    for entry in by_host.get(url.host.lower(), ()):
         if entry.explicit and not url.no_port:
             return TargetProblem(target.node, url, "port_on_upstream",
                                  f'upstream "{url.host}" may not have port {url.port}', upstream=entry.node)
@@ -287,8 +292,8 @@ def _add_pass(entries: list[UpstreamEntry], target: PassTarget) -> TargetProblem
         entry.users.append(target.node)
         return None
     has_server = url.literal_address and (url.port != 0 or url.unix)
-    entries.append(UpstreamEntry(url.host, url.port, url.no_port, target.node, explicit=False,
-                                 has_server=has_server, users=[target.node]))
+    _append(entries, by_host, UpstreamEntry(url.host, url.port, url.no_port, target.node, explicit=False,
+                                             has_server=has_server, users=[target.node]))
     return None
 
 
