@@ -82,10 +82,16 @@ class Measured:
     def finished(self) -> bool:
         return all(s.finished for s in self.samples)
 
+    @property
+    def codes(self) -> set[int]:
+        return {s.code for s in self.samples}
+
     def text(self) -> str:
         if not self.finished:
             return f"did not finish in {self.wall:.0f} s"
-        return f"{self.wall:.2f} s ({self.cpu:.2f} CPU)"
+        # Runs that ended differently (say, a rule file being edited at that moment) are not comparable.
+        warning = f" ⚠ exits {sorted(self.codes)}" if len(self.codes) > 1 else ""
+        return f"{self.wall:.2f} s ({self.cpu:.2f} CPU){warning}"
 
 
 def child_env() -> dict[str, str]:
@@ -147,7 +153,8 @@ def measure_interleaved(commands: dict[str, tuple[str, list[str]]], cwd: Path, r
     measured = {}
     for key, (label, _) in commands.items():
         m = measured[key] = Measured(label, samples[key])
-        state = f"wall {m.wall:7.3f}s  cpu {m.cpu:7.3f}s  rss {m.rss:7.1f} MB" if m.finished else f"did not finish in {m.wall:.0f} s"
+        state = (f"wall {m.wall:7.3f}s  cpu {m.cpu:7.3f}s  rss {m.rss:7.1f} MB  exit {sorted(m.codes)}" if m.finished
+                 else f"did not finish in {m.wall:.0f} s")
         print(f"  {label:<38} {state}", flush=True)
     return measured
 
@@ -226,11 +233,15 @@ def size_table(sizes: list[float], repeat: int, gixy: str | None) -> tuple[list[
             scratch = tempfile.mkdtemp()
             commands["nginx"] = ("nginx -t", [nginx, "-t", "-q", "-p", str(folder), "-c", str(folder / "nginx.conf"),
                                               "-e", f"{scratch}/e.log", "-g", f"pid {scratch}/n.pid;"])
-        row = measure_interleaved(commands, folder, reps, warmup=size <= 10)
-        if row["lint"].finished:
-            with tempfile.TemporaryDirectory() as cache_dir:
-                warm = [*api, "--cache-dir", cache_dir]
+        with tempfile.TemporaryDirectory() as cache_dir:
+            warm = [*api, "--cache-dir", cache_dir]
+            if size <= 10:  # beyond that a full lint may not finish: measured after, only if it did
                 run_once(warm, folder)  # fills the cache
+                commands["api_cold"] = ("library API, cold", api)
+                commands["api_warm"] = ("library API, warm cache", warm)
+            row = measure_interleaved(commands, folder, reps, warmup=size <= 10)
+            if size > 10 and row["lint"].finished:
+                run_once(warm, folder)
                 row.update(measure_interleaved({"api_cold": ("library API, cold", api),
                                                 "api_warm": ("library API, warm cache", warm)}, folder, reps,
                                                warmup=False))

@@ -193,3 +193,14 @@ def test_a_cached_fragment_that_becomes_a_root_is_linted(tree: Path, tmp_path: P
     cache = ResultCache(tmp_path / "cache")
     run(["conf.d/app.conf", "nginx.conf"], cache)  # app.conf only parsed: it was included
     assert summary(run(["conf.d/app.conf"], cache)) == summary(run(["conf.d/app.conf"], None))
+
+
+def test_a_config_loaded_without_digests_is_never_stored(tree: Path, tmp_path: Path) -> None:
+    from nginx_502lint.parse import Loader
+
+    cache = ResultCache(tmp_path / "cache")
+    cache.prepare(LintSettings(), REGISTRY, ["T102"])
+    cache.put(cache.key("nginx.conf"), Loader().load("nginx.conf"), [])
+    assert not list((tmp_path / "cache").rglob("*.json"))
+    cache.put(cache.key("nginx.conf"), Loader(digests=True).load("nginx.conf"), [])
+    assert len(list((tmp_path / "cache").rglob("*.json"))) == 1

@@ -53,7 +53,7 @@ def lint_inputs(
         cache = cache if cache_applies(settings) else None
     if cache is not None:
         cache.prepare(settings, registry, rule_ids)
-    loader = Loader(prefix=settings.prefix, host=settings.host)
+    loader = Loader(prefix=settings.prefix, host=settings.host, digests=cache is not None)
     outcomes: list[Outcome | None] = [None] * len(inputs)
     configs: dict[int, ParsedConfig] = {}
 
@@ -160,7 +160,7 @@ def _lint_one(path: str) -> Outcome | _Failure:
     assert _shared is not None
     settings, registry, rule_ids, cache = _shared
     if _worker_loader is None:
-        _worker_loader = Loader(prefix=settings.prefix, host=settings.host)
+        _worker_loader = Loader(prefix=settings.prefix, host=settings.host, digests=cache is not None)
     try:
         config = _worker_loader.load(path)
     except Exception as error:  # reported by the parent exactly as a one-process run would

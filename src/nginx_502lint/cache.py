@@ -113,7 +113,7 @@ class ResultCache:
     # writing ----------------------------------------------------------------------
     def put(self, key: str, config: ParsedConfig, findings: list[Finding] | None) -> None:
         """Store an input's outcome; a config that could not be fully read is not stored."""
-        if not config.complete:
+        if not config.complete or not all(digest for _, digest in config.digests.values()):
             return
         entry = {
             "format": FORMAT,

@@ -147,8 +147,9 @@ class ParsedConfig:
     fragment_context: str | None = None
     includes: list[tuple[Node, list[str]]] = field(default_factory=list)
     # What the result depends on, for the result cache: every file read
-    # (shown path -> (real path, digest)) and every include pattern's
-    # resolution; `complete` is False when some file could not be read at all.
+    # (shown path -> (real path, digest); the digest is "" unless the Loader
+    # was asked for digests) and every include pattern's resolution;
+    # `complete` is False when some file could not be read at all.
     digests: dict[str, tuple[str, str]] = field(default_factory=dict)
     resolutions: list[tuple[str, str, tuple[str, ...] | None]] = field(default_factory=list)
     complete: bool = True
@@ -490,12 +491,14 @@ class Loader:
         fs: FileSystem | None = None,
         max_file_size: int = DEFAULT_MAX_FILE_SIZE,
         display: Callable[[str], str] | None = None,
+        digests: bool = False,
     ) -> None:
         self.prefix = prefix
         self.host = host
         self.fs = fs or FileSystem()
         self.max_file_size = max_file_size
         self.display = display or display_path
+        self.record_digests = digests  # for the result cache: hashing costs only when it is used
         self._cache: dict[str, _Parsed | _Unreadable] = {}
         self._shown: dict[str, str] = {}
         self._strings: dict[str, str] = {}  # one copy of each name and short argument
@@ -647,7 +650,8 @@ class Loader:
         # the list frees the file's statement dicts right now instead.
         payload_statements.clear()
         source.comments = comments
-        return _Parsed(nodes, source, problems, file_digest(text, encoding_problem))
+        digest = file_digest(text, encoding_problem) if self.record_digests else ""
+        return _Parsed(nodes, source, problems, digest)
 
     def _place(self, parsed: _Parsed, real: str, parent: Node, prefix: str, stack: tuple[str, ...]) -> list[Node]:
         if parsed.placed:
