@@ -204,3 +204,11 @@ def test_a_config_loaded_without_digests_is_never_stored(tree: Path, tmp_path: P
     assert not list((tmp_path / "cache").rglob("*.json"))
     cache.put(cache.key("nginx.conf"), Loader(digests=True).load("nginx.conf"), [])
     assert len(list((tmp_path / "cache").rglob("*.json"))) == 1
+
+
+def test_how_many_jobs_ran_does_not_change_the_key(tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = ResultCache(tmp_path / "cache")
+    run(["nginx.conf"], cache, LintSettings(extras={"jobs": 1, "cache_dir": str(tmp_path / "cache")}))
+    calls = ParserCalls(monkeypatch)
+    run(["nginx.conf"], cache, LintSettings(extras={"jobs": 2, "cache_dir": ""}))
+    assert calls.count == 0

@@ -193,10 +193,15 @@ def _stat_file(path: str) -> str:
     return f"{path} {st.st_size} {st.st_mtime_ns}"
 
 
+# How a run is carried out, not what it finds: a -j 2 run may reuse a -j 1 result.
+_RUN_MECHANICS = frozenset({"jobs", "cache_dir"})
+
+
 def _settings_for_key(settings: LintSettings) -> dict[str, Any]:
     values = dataclasses.asdict(settings)
     # Suppressions and per-file ignores are applied after the cache, on every run.
     values.pop("per_file_ignores", None)
+    values["extras"] = {key: value for key, value in values.get("extras", {}).items() if key not in _RUN_MECHANICS}
     return values
 
 
