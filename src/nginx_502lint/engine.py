@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import pkgutil
 import re
 import sys
@@ -157,6 +158,53 @@ class _Lazy:
     load: Callable[[], RuleSpec]
 
 
+def may_declare_entry_points(group: str, path: Iterable[object] | None = None) -> bool:
+    """False only when no distribution importlib.metadata can see declares `group`.
+
+    importlib.metadata (and the email package it loads) takes longer to import
+    than linting a small config, and almost no environment has a rule pack.
+    importlib.metadata finds distributions through every sys.meta_path finder
+    that has find_distributions; the standard PathFinder looks for
+    *.dist-info / *.egg-info folders (EGG-INFO inside an *.egg) in each
+    sys.path entry, folder or zip. This looks in the same folders for an
+    entry_points.txt naming the group, and says True (ask importlib.metadata)
+    for anything it does not check itself: other finders, zips, odd entries.
+    Editable installs are covered: their dist-info sits in site-packages, and
+    a legacy .egg-link's egg-info sits in a folder its .pth put on sys.path.
+    """
+    from importlib.machinery import PathFinder
+
+    if any(getattr(finder, "find_distributions", None) is not None and finder is not PathFinder
+           for finder in sys.meta_path):
+        return True
+    needle = group.encode()
+    for entry in sys.path if path is None else path:
+        if not isinstance(entry, str):
+            return True
+        folder = entry or "."
+        try:
+            children = os.listdir(folder)
+        except NotADirectoryError:
+            return True  # a zip (or an .egg file) on sys.path
+        except OSError:
+            continue  # missing or unreadable: importlib.metadata sees nothing there either
+        metadata = [child for child in children if child.lower().endswith((".dist-info", ".egg-info"))]
+        if folder.lower().endswith(".egg"):
+            metadata += [child for child in children if child.lower() == "egg-info"]
+        for child in metadata:
+            try:
+                with open(os.path.join(folder, child, "entry_points.txt"), "rb") as handle:
+                    if needle in handle.read():
+                        return True
+            except NotADirectoryError:
+                continue  # a PKG-INFO-style *.egg-info file declares no entry points
+            except FileNotFoundError:
+                continue
+            except OSError:
+                return True
+    return False
+
+
 class Registry:
     """All rules known to this run. Built-in rules are imported only when used."""
 
@@ -186,6 +234,8 @@ class Registry:
             self._add_lazy(rule_id, slug, self._importer(module_name, "built-in"))
 
     def add_entry_points(self) -> None:
+        if not may_declare_entry_points(ENTRY_POINT_GROUP):
+            return
         from importlib.metadata import entry_points
 
         for point in entry_points(group=ENTRY_POINT_GROUP):

@@ -21,18 +21,21 @@ from __future__ import annotations
 import errno
 import ipaddress
 import os
-import socket
-import ssl
-import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from .addresses import Destination, destinations, find_upstream, normalized_socket_path
 from .model import Model, PassSite, has_variables, is_ip
 from .parse import Node
+
+if TYPE_CHECKING:
+    import socket
+
+# socket, ssl and threading are imported where a probe runs: U390 imports this
+# module on every lint, and ssl alone costs a tenth of a small run.
 
 DEFAULT_CONNECT_TIMEOUT_S = 2.0
 DEFAULT_CONCURRENCY = 8
@@ -42,7 +45,7 @@ MAX_CONCURRENCY = 64
 Scope = Literal["private", "all"]
 Resolver = Callable[[str], Sequence[str]]
 """host -> its IP addresses as text (A and AAAA); raises OSError (socket.gaierror) when it does not resolve."""
-Connector = Callable[[int, Any, float], socket.socket]
+Connector = Callable[[int, Any, float], "socket.socket"]
 """(address family, socket address, timeout in seconds) -> a connected socket; raises OSError."""
 
 _TLS_SCHEMES = frozenset({"https", "grpcs", "suwsgi"})
@@ -296,6 +299,8 @@ def _target_state(outcomes: Sequence[AddressOutcome]) -> TargetState:
 
 def resolve_system(host: str) -> list[str]:
     """A and AAAA addresses of `host` through the system resolver (/etc/hosts, DNS), in its order."""
+    import socket
+
     found: list[str] = []
     for family, _type, _proto, _name, sockaddr in socket.getaddrinfo(host, None, type=socket.SOCK_STREAM):
         if family in (socket.AF_INET, socket.AF_INET6) and sockaddr[0] not in found:
@@ -304,6 +309,8 @@ def resolve_system(host: str) -> list[str]:
 
 
 def connect_socket(family: int, address: Any, timeout_s: float) -> socket.socket:
+    import socket
+
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.settimeout(timeout_s)
@@ -350,6 +357,8 @@ class _Checker:
         return max(0.05, min(self.settings.connect_timeout_s, self.deadline - self.clock()))
 
     def check(self, target: ProbeTarget) -> TargetResult:
+        import socket
+
         started = self.clock()
         if target.kind == "unix":
             outcomes: tuple[AddressOutcome, ...] = (self._contact(target, socket.AF_UNIX, target.path, target.path or ""),)
@@ -368,6 +377,8 @@ class _Checker:
         return TargetResult(target, _target_state(outcomes), outcomes, seconds=self.clock() - started)
 
     def _contact_ip(self, target: ProbeTarget, ip: str) -> AddressOutcome:
+        import socket
+
         if self.settings.scope != "all" and not in_default_scope(ip):
             return AddressOutcome(ip, "skipped", "not a loopback or private address (--probe-all probes it)")
         if ":" in ip:
@@ -397,6 +408,8 @@ class _Checker:
                      for index, name in enumerate(names))
 
     def _handshake(self, family: int, sockaddr: Any, sni: str | None, as_configured: bool) -> Handshake:
+        import ssl
+
         # nginx verifies nothing by default (proxy_ssl_verify off), so neither does the probe.
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         context.check_hostname = False
@@ -425,6 +438,8 @@ class _Checker:
 
 
 def _resolver_error(error: OSError) -> str:
+    import socket
+
     if isinstance(error, socket.gaierror) and error.args:
         return f"{error.args[-1]} ({error.args[0]})" if len(error.args) > 1 else str(error.args[0])
     return str(error) or type(error).__name__
@@ -444,6 +459,8 @@ def run_checks(
     The threads are daemons: a resolver call the OS will not interrupt cannot hold
     the linter past the deadline; its target is reported as not probed.
     """
+    import threading
+
     if deadline is None:
         deadline = clock() + settings.total_timeout_s
     checker = _Checker(settings, resolver, connector, deadline, clock)
@@ -602,6 +619,8 @@ class ProbeSession:
         self._entries: list[ProbeEntry] = []
         self._deadline: float | None = None
         self._seconds = 0.0
+        import threading
+
         self._lock = threading.Lock()
 
     def probe_model(self, model: Model) -> list[ProbeEntry]:
