@@ -1,4 +1,9 @@
-"""The command line: a thin typer layer over `lint()`.
+"""The command line: `main` picks a path, `run` does the work over `lint()`.
+
+A plain invocation (files and a few common options, as pre-commit and CI
+give) is parsed by fastpath.py without importing typer, which costs more than
+linting a small config; everything else goes through the typer command in
+cli_typer.py. Both build the same LintOptions and call `run`.
 
 Exit codes: 0 nothing at or above the failure threshold, 1 findings at or
 above it (a syntax error in a linted file is an E001 finding), 2 usage error,
@@ -10,10 +15,8 @@ from __future__ import annotations
 import enum
 import os
 import sys
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, List, Optional
-
-import typer
-from typing_extensions import Annotated
 
 from . import __version__
 
@@ -26,8 +29,8 @@ if TYPE_CHECKING:
     from .reporters import Report
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
-
-app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
+FORCE_TYPER_ENV = "NGINX_502LINT_NO_FAST_PATH"
+"""Set (to anything but empty) to send every invocation through typer: for tests and for ruling the fast path out."""
 
 
 class Format(str, enum.Enum):
@@ -69,9 +72,17 @@ def _use_color(mode: ColorMode, stream: object) -> bool:
     return bool(isatty and isatty())
 
 
-def fail(message: str) -> typer.Exit:
+class CommandExit(Exception):
+    """Leave `run` with this exit code (what typer.Exit was, without typer)."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def fail(message: str) -> CommandExit:
     sys.stderr.write(f"nginx-502lint: error: {message}\n")
-    return typer.Exit(EXIT_USAGE)
+    return CommandExit(EXIT_USAGE)
 
 
 def parse_version_option(text: str) -> tuple[int, ...]:
@@ -81,121 +92,138 @@ def parse_version_option(text: str) -> tuple[int, ...]:
     return tuple(int(p) for p in parts)
 
 
-@app.command(context_settings={"help_option_names": ["-h", "--help"]})
-def lint_command(
-    paths: Annotated[Optional[List[str]], typer.Argument(help="nginx config files or folders to lint; - reads stdin (a single file or an nginx -T dump).", show_default=False)] = None,
-    output_format: Annotated[Format, typer.Option("--format", "-f", help="Output format: text, json, sarif (GitHub code scanning), github (Actions annotations + text), gitlab (Code Quality), junit.")] = Format.text,
-    output: Annotated[Optional[str], typer.Option("--output", "-o", help="Write the report to FILE; the text report still goes to stdout.", metavar="FILE")] = None,
-    select: Annotated[Optional[List[str]], typer.Option("--select", help="Only these rules: ids (T102), slugs (timeout-too-short) or families (T). Comma-separated or repeated; replaces the config file's select.")] = None,
-    ignore: Annotated[Optional[List[str]], typer.Option("--ignore", help="Skip these rules (ids, slugs or families), on top of the config file's ignore.")] = None,
-    fail_on: Annotated[Optional[Level], typer.Option("--fail-on", help="Lowest severity that makes the exit code 1 (default: the config's fail-on, else warning).", show_default=False)] = None,
-    exit_zero: Annotated[bool, typer.Option("--exit-zero", help="Exit 0 even when findings are reported.")] = False,
-    statistics: Annotated[bool, typer.Option("--statistics", help="Also print how many findings each rule produced.")] = False,
-    nginx_version: Annotated[Optional[str], typer.Option("--nginx-version", help="Target nginx version, e.g. 1.24.0 (version-dependent rules state their assumption when unknown; with --host, the local nginx -v is asked).")] = None,
-    prefix: Annotated[Optional[str], typer.Option("--prefix", help="nginx's configuration prefix: relative includes resolve against it, and absolute /etc/nginx/... includes map into it. Default: the main file's folder.")] = None,
-    host: Annotated[bool, typer.Option("--host", help="This machine is the nginx host: read included files, sockets, php-fpm pools and the nginx version from it.")] = False,
-    php_fpm: Annotated[Optional[List[str]], typer.Option("--php-fpm", help="php-fpm pool file or glob (repeatable), for the FastCGI rules.")] = None,
-    config: Annotated[Optional[str], typer.Option("--config", help="Configuration file to use instead of the pyproject.toml / .nginx-502lint.toml found upward from the linted files.", metavar="PATH")] = None,
-    isolated: Annotated[bool, typer.Option("--isolated", help="Ignore configuration files.")] = False,
-    baseline: Annotated[Optional[str], typer.Option("--baseline", help="Report only findings that this baseline file does not record.", metavar="FILE")] = None,
-    write_baseline: Annotated[Optional[str], typer.Option("--write-baseline", help="Record every current finding in FILE, to adopt the linter on an existing tree.", metavar="FILE")] = None,
-    stdin_filename: Annotated[Optional[str], typer.Option("--stdin-filename", help="Name to report for input read from stdin; its folder is the include root.")] = None,
-    rules_dir: Annotated[Optional[List[str]], typer.Option("--rules-dir", help="Also load every rule module (*.py) in this folder (repeatable).")] = None,
-    list_rules: Annotated[bool, typer.Option("--list-rules", help="List every rule with id, slug, severity and summary, then exit.")] = False,
-    explain: Annotated[Optional[str], typer.Option("--explain", help="Print a rule's documentation page (id or slug), then exit.", metavar="RULE")] = None,
-    config_schema: Annotated[bool, typer.Option("--config-schema", help="Print the configuration file's JSON Schema (for editors), then exit.")] = False,
-    fix: Annotated[bool, typer.Option("--fix", help="Apply safe fixes in place (add --unsafe-fixes for the rest), lint again until nothing changes, then report what remains.")] = False,
-    diff: Annotated[bool, typer.Option("--diff", help="Print the fixes as a unified diff instead of writing them; exit 1 when there is any. Wins over --fix.")] = False,
-    unsafe_fixes: Annotated[bool, typer.Option("--unsafe-fixes", help="Let --fix and --diff also apply fixes that change behaviour (timeouts, buffer sizes).")] = False,
-    color: Annotated[ColorMode, typer.Option("--color", help="Colour the text output (auto: only on a terminal; NO_COLOR turns it off).")] = ColorMode.auto,
-    log: Annotated[Optional[List[str]], typer.Option("--log", help="nginx error.log to diagnose (repeatable; - reads stdin; rotated .gz files work): each upstream failure is grouped by cause and, with config files, linked to the rule and line that explain it.", metavar="FILE")] = None,
-    since: Annotated[Optional[str], typer.Option("--since", help="With --log: only lines from this moment (2026-11-21 10:00, 2026-11-21T10:00:00+01:00) or this span back from now (30m, 2h, 1d).")] = None,
-    probe: Annotated[bool, typer.Option("--probe", help="Connect to every upstream address (DNS A/AAAA, TCP, unix sockets, TLS with and without SNI); dead ones are U390 findings. Loopback and private addresses only.")] = False,
-    probe_all: Annotated[bool, typer.Option("--probe-all", help="Probe public addresses too (implies --probe).")] = False,
-    probe_timeout: Annotated[float, typer.Option("--probe-timeout", help="Seconds per connect or TLS handshake.", metavar="SECONDS")] = 2.0,
-    probe_concurrency: Annotated[int, typer.Option("--probe-concurrency", help="Targets probed at once (1-64).")] = 8,
-    probe_total_timeout: Annotated[float, typer.Option("--probe-total-timeout", help="Seconds for the whole probe; targets not done by then are listed as not probed.", metavar="SECONDS")] = 20.0,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Lint this many files at once in worker processes (0: one per CPU).", min=0)] = 1,
-    use_cache: Annotated[bool, typer.Option("--cache", help="Reuse results for unchanged files from an on-disk cache ($XDG_CACHE_HOME/nginx-502lint); not used with --host, --php-fpm or --probe.")] = False,
-    cache_dir: Annotated[Optional[str], typer.Option("--cache-dir", help="Cache folder to use (implies --cache).", metavar="DIR")] = None,
-    version: Annotated[bool, typer.Option("--version", help="Show the version and exit.")] = False,
-) -> None:
-    """Find the nginx settings that turn into 502 Bad Gateway and 504 Gateway Timeout errors."""
+@dataclass
+class LintOptions:
+    """One invocation's options: the typer command's parameters, name for name, with its defaults."""
+
+    paths: Optional[List[str]] = None
+    output_format: Format = Format.text
+    output: Optional[str] = None
+    select: Optional[List[str]] = None
+    ignore: Optional[List[str]] = None
+    fail_on: Optional[Level] = None
+    exit_zero: bool = False
+    statistics: bool = False
+    nginx_version: Optional[str] = None
+    prefix: Optional[str] = None
+    host: bool = False
+    php_fpm: Optional[List[str]] = None
+    config: Optional[str] = None
+    isolated: bool = False
+    baseline: Optional[str] = None
+    write_baseline: Optional[str] = None
+    stdin_filename: Optional[str] = None
+    rules_dir: Optional[List[str]] = None
+    list_rules: bool = False
+    explain: Optional[str] = None
+    config_schema: bool = False
+    fix: bool = False
+    diff: bool = False
+    unsafe_fixes: bool = False
+    color: ColorMode = ColorMode.auto
+    log: Optional[List[str]] = None
+    since: Optional[str] = None
+    probe: bool = False
+    probe_all: bool = False
+    probe_timeout: float = 2.0
+    probe_concurrency: int = 8
+    probe_total_timeout: float = 20.0
+    jobs: int = 1
+    use_cache: bool = False
+    cache_dir: Optional[str] = None
+    version: bool = False
+
+
+def run(options: LintOptions) -> int:
+    """Do what the options ask; returns the exit code."""
+    try:
+        _command(options)
+    except CommandExit as done:
+        return done.code
+    except KeyboardInterrupt:
+        sys.stderr.write("nginx-502lint: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        # the reader left (`| head`): end quietly with 1, as click does, instead of a traceback at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FINDINGS
+    return EXIT_CLEAN  # not reached: _command always ends with its exit code
+
+
+def _command(options: LintOptions) -> None:
     from .config import Config, ConfigError, build_settings
     from .engine import InternalRuleError, Registry, RuleError
     from .findings import Severity
-    from .fixes import FixError
     from .parse import InputError
 
-    if version:
-        typer.echo(f"nginx-502lint {__version__} ({_crossplane_provider()})")
-        raise typer.Exit(EXIT_CLEAN)
+    if options.version:
+        _echo(f"nginx-502lint {__version__} ({_crossplane_provider()})")
+        raise CommandExit(EXIT_CLEAN)
     try:
-        registry = Registry.default(rules_dir or ())
-        if config_schema:
+        registry = Registry.default(options.rules_dir or ())
+        if options.config_schema:
             _print_schema(registry)
-            raise typer.Exit(EXIT_CLEAN)
-        if list_rules:
+            raise CommandExit(EXIT_CLEAN)
+        if options.list_rules:
             _print_rules(registry)
-            raise typer.Exit(EXIT_CLEAN)
-        if explain:
-            ids = registry.resolve(explain)
+            raise CommandExit(EXIT_CLEAN)
+        if options.explain:
+            ids = registry.resolve(options.explain)
             if len(ids) != 1:
-                raise RuleError(f"--explain needs one rule, {explain!r} names {len(ids)}")
+                raise RuleError(f"--explain needs one rule, {options.explain!r} names {len(ids)}")
             spec = registry.get(ids[0])
-            typer.echo(f"{spec.id} {spec.slug} ({spec.severity})\n\n{spec.doc}")
-            raise typer.Exit(EXIT_CLEAN)
+            _echo(f"{spec.id} {spec.slug} ({spec.severity})\n\n{spec.doc}")
+            raise CommandExit(EXIT_CLEAN)
         diagnosis: Diagnosis | None = None
-        if not paths and not log:
+        if not options.paths and not options.log:
             raise fail("no input: give nginx config files or folders, - for stdin, or --log FILE (see --help)")
-        if since and not log:
+        if options.since and not options.log:
             raise fail("--since needs --log")
-        if "-" in (paths or ()) and "-" in (log or ()):
+        if "-" in (options.paths or ()) and "-" in (options.log or ()):
             raise fail("stdin can carry the config or the log, not both")
-        if baseline and write_baseline:
+        if options.baseline and options.write_baseline:
             raise fail("--baseline and --write-baseline exclude each other: write the baseline, then use it")
         try:
-            version_wanted = parse_version_option(nginx_version) if nginx_version else None
+            version_wanted = parse_version_option(options.nginx_version) if options.nginx_version else None
         except ValueError as error:
             raise fail(str(error))
-        file_config = Config() if isolated else _load_config(config, paths or [], stdin_filename, registry)
-        rule_ids = registry.select(_split(select) or file_config.select or [], file_config.ignore + _split(ignore))
-        settings, notes = build_settings(file_config, registry, prefix=prefix, host=host,
-                                         php_fpm=php_fpm, nginx_version=version_wanted)
+        file_config = Config() if options.isolated else _load_config(options.config, options.paths or [], options.stdin_filename, registry)
+        rule_ids = registry.select(_split(options.select) or file_config.select or [], file_config.ignore + _split(options.ignore))
+        settings, notes = build_settings(file_config, registry, prefix=options.prefix, host=options.host,
+                                         php_fpm=options.php_fpm, nginx_version=version_wanted)
         for line in notes:
             note(line)
-        if log and (fix or diff):
+        if options.log and (options.fix or options.diff):
             raise fail("--log diagnoses the config as it is: run it without --fix/--diff")
-        settings.extras["jobs"] = jobs
-        if use_cache or cache_dir:
-            settings.extras["cache_dir"] = cache_dir or ""
-        if probe or probe_all:
-            _enable_probe(settings, probe_all, probe_timeout, probe_concurrency, probe_total_timeout)
-        if diff:
-            raise typer.Exit(_show_fixes(paths, settings, registry, rule_ids, stdin_filename, unsafe_fixes, baseline, exit_zero))
-        if fix:
-            if write_baseline:
+        settings.extras["jobs"] = options.jobs
+        if options.use_cache or options.cache_dir:
+            settings.extras["cache_dir"] = options.cache_dir or ""
+        if options.probe or options.probe_all:
+            _enable_probe(settings, options.probe_all, options.probe_timeout, options.probe_concurrency, options.probe_total_timeout)
+        if options.diff:
+            raise CommandExit(_show_fixes(options.paths or [], settings, registry, rule_ids, options.stdin_filename, options.unsafe_fixes, options.baseline, options.exit_zero))
+        if options.fix:
+            if options.write_baseline:
                 raise fail("--fix and --write-baseline exclude each other: fix first, then write the baseline")
-            result = _fix(paths, settings, registry, rule_ids, unsafe_fixes, baseline)
+            result = _fix(options.paths or [], settings, registry, rule_ids, options.unsafe_fixes, options.baseline)
         else:
-            inputs = _inputs(paths or [], stdin_filename)
+            inputs = _inputs(options.paths or [], options.stdin_filename)
             result = _run(inputs, settings, registry, rule_ids)
-            diagnosis = _diagnose(log, since, inputs, result, settings, registry, rule_ids) if log else None
+            diagnosis = _diagnose(options.log, options.since, inputs, result, settings, registry, rule_ids) if options.log else None
         findings, summary_notes = result.findings, list[str]()
-        if write_baseline:
-            findings, summary_notes = _write_baseline(write_baseline, result)
-        elif baseline:
-            findings, summary_notes = _apply_baseline(baseline, result)
-    except (RuleError, InputError, ConfigError, FixError) as error:
+        if options.write_baseline:
+            findings, summary_notes = _write_baseline(options.write_baseline, result)
+        elif options.baseline:
+            findings, summary_notes = _apply_baseline(options.baseline, result)
+    except (RuleError, InputError, ConfigError) as error:
         raise fail(str(error))
     except InternalRuleError as error:
         sys.stderr.write(f"nginx-502lint: internal error: {error}; please report it with the config that triggers it\n")
-        raise typer.Exit(EXIT_USAGE)
+        raise CommandExit(EXIT_USAGE)
 
-    from .probe import report_for
     from .reporters import Report, find_repository_root
 
-    if diagnosis is not None and output_format.value in ("sarif", "github", "gitlab", "junit"):
+    if diagnosis is not None and options.output_format.value in ("sarif", "github", "gitlab", "junit"):
         from .diagnose import with_log_evidence
 
         findings = with_log_evidence(findings, diagnosis)
@@ -207,12 +235,12 @@ def lint_command(
         root=find_repository_root(),
         sources=result.sources,
         notes=summary_notes,
-        extras={"diagnosis": diagnosis, "probe": report_for(settings)},
+        extras={"diagnosis": diagnosis, "probe": _probe_report(settings)},
     )
-    _emit(report, output_format.value, output, statistics, color)
-    threshold = Severity.parse(fail_on.value if fail_on else file_config.fail_on or Level.warning.value)
+    _emit(report, options.output_format.value, options.output, options.statistics, options.color)
+    threshold = Severity.parse(options.fail_on.value if options.fail_on else file_config.fail_on or Level.warning.value)
     failing = any(f.severity >= threshold for f in findings) or bool(diagnosis is not None and diagnosis.client_errors)
-    raise typer.Exit(EXIT_FINDINGS if failing and not exit_zero else EXIT_CLEAN)
+    raise CommandExit(EXIT_FINDINGS if failing and not options.exit_zero else EXIT_CLEAN)
 
 
 def note(message: str) -> None:
@@ -295,24 +323,30 @@ def _diagnose(
 def _fix(paths: list[str], settings: LintSettings, registry: Registry, rule_ids: list[str],
          unsafe_fixes: bool, baseline: str | None) -> LintResult:
     """--fix: write the fixes (a baseline's known findings are left alone), then lint what remains."""
-    from .fixes import describe_outcome, fix_until_stable
+    from .fixes import FixError, describe_outcome, fix_until_stable
 
     fixable = (lambda result: _apply_baseline(baseline, result)[0]) if baseline else None
-    run = fix_until_stable(paths, settings, registry, rule_ids, unsafe_fixes, fixable=fixable)
-    sys.stderr.write(describe_outcome(run.applied, run.skipped, stable=run.stable))
-    return run.result
+    try:
+        fixing = fix_until_stable(paths, settings, registry, rule_ids, unsafe_fixes, fixable=fixable)
+    except FixError as error:
+        raise fail(str(error)) from None
+    sys.stderr.write(describe_outcome(fixing.applied, fixing.skipped, stable=fixing.stable))
+    return fixing.result
 
 
 def _show_fixes(paths: list[str], settings: LintSettings, registry: Registry, rule_ids: list[str],
                 stdin_filename: str | None, unsafe_fixes: bool, baseline: str | None, exit_zero: bool) -> int:
     """--diff: the fixes one --fix round would write, as a unified diff on stdout; writes nothing."""
-    from .fixes import describe_outcome, plan_fixes, render_diff
+    from .fixes import FixError, describe_outcome, plan_fixes, render_diff
     from .lint import STDIN
 
     result = _run(_inputs(paths, stdin_filename), settings, registry, rule_ids)
     findings = _apply_baseline(baseline, result)[0] if baseline else result.findings
-    plan = plan_fixes(findings, result.sources, unsafe_fixes, from_disk=STDIN not in paths,
-                      nginx_version=settings.nginx_version)
+    try:
+        plan = plan_fixes(findings, result.sources, unsafe_fixes, from_disk=STDIN not in paths,
+                          nginx_version=settings.nginx_version)
+    except FixError as error:
+        raise fail(str(error)) from None
     sys.stdout.write(render_diff(plan))
     sys.stderr.write(describe_outcome(plan.applied, plan.skipped, dry_run=True))
     return EXIT_FINDINGS if plan.changes and not exit_zero else EXIT_CLEAN
@@ -399,7 +433,7 @@ def _print_schema(registry: Registry) -> None:
 def _print_rules(registry: object) -> None:
     for spec in registry.all():  # type: ignore[attr-defined]
         needs = ",".join(spec.needs)
-        typer.echo(f"{spec.id}  {spec.slug:<34} {str(spec.severity):<8} [{needs}] {spec.summary}")
+        _echo(f"{spec.id}  {spec.slug:<34} {str(spec.severity):<8} [{needs}] {spec.summary}")
 
 
 def _crossplane_provider() -> str:
@@ -415,14 +449,31 @@ def _crossplane_provider() -> str:
         return "parser: crossplane"
 
 
+def _echo(text: str) -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def _probe_report(settings: LintSettings) -> object:
+    """What --probe found, for the reporters; None when it did not run (its module is then not even loaded)."""
+    probe = sys.modules.get(f"{__package__}.probe")
+    return probe.report_for(settings) if probe is not None else None
+
+
 def main(argv: list[str] | None = None) -> int:
+    """The console script: the fast path for a plain lint, typer for everything else."""
+    args = sys.argv[1:] if argv is None else list(argv)
     try:
-        code = app(args=argv, prog_name="nginx-502lint", standalone_mode=False)
-        return code if isinstance(code, int) else EXIT_CLEAN
-    except typer.Exit as done:
-        return done.exit_code
-    except SystemExit as done:  # click's own exits
-        return int(done.code or 0)
+        options = None
+        if not os.environ.get(FORCE_TYPER_ENV):
+            from .fastpath import parse_plain_invocation
+
+            options = parse_plain_invocation(args)
+        if options is not None:
+            return run(options)
+        from .cli_typer import invoke
+
+        return invoke(args)
     except KeyboardInterrupt:
         sys.stderr.write("nginx-502lint: interrupted\n")
         return 130
