@@ -68,15 +68,29 @@ OPTIONS = {
 }
 
 _MERGED_BLOCKS = ("server", "location", "if", "limit_except")
+_BUFFER_SUFFIXES = ("buffer_size", "buffers", "busy_buffers_size", "temp_file_write_size", "max_temp_file_size")
 
 
-def _levels(ctx: RuleContext) -> Iterator[Node]:
-    for name in _MERGED_BLOCKS:
-        for block in ctx.model.blocks(name):
-            if ctx.model.context_of(block) in ("http", "server", "location", "location_if", "server_if") and (
-                name != "server" or ctx.model.context_of(block) == "http"
-            ):
-                yield block
+def _levels(ctx: RuleContext, module: str) -> list[Node]:
+    """The levels whose verdict can differ from the level above them.
+
+    A level that sets none of the module's buffer directives merges to its
+    parent's values, so nginx's checks give the parent's answer there; only
+    each server (the first merged level) and the levels that set one of them
+    need evaluating. On big trees this is most of the rule's cost.
+    """
+    model = ctx.model
+    candidates = set(model.blocks("server"))
+    for suffix in _BUFFER_SUFFIXES:
+        candidates.update(node.parent for node in model.nodes(f"{module}_{suffix}") if node.parent is not None)
+    levels = []
+    for block in candidates:
+        context = model.context_of(block)
+        if block.name in _MERGED_BLOCKS and context in ("http", "server", "location", "location_if", "server_if") and (
+            block.name != "server" or context == "http"
+        ):
+            levels.append(block)
+    return levels
 
 
 def _uses_module(ctx: RuleContext, module: str) -> bool:
@@ -96,7 +110,7 @@ def check(ctx: RuleContext) -> Iterator[None]:
     for module in CONSTRAINED_MODULES:
         if not _uses_module(ctx, module):
             continue  # all defaults are valid together
-        for block in sorted(_levels(ctx), key=lambda b: (b.file, b.line)):
+        for block in sorted(_levels(ctx, module), key=lambda b: (b.file, b.line)):
             config = effective_buffers(ctx.model, block, module, page)
             if config is None:
                 continue

@@ -78,9 +78,12 @@ def _respelled(ctx: RuleContext, node: Node, args: list[str]) -> Fix:
 
 
 def check(ctx: RuleContext) -> Iterator[None]:
+    kinds: dict[str | None, str | None] = {}  # by context, for the name at hand: big trees repeat both
     for name in ctx.model.names():
+        kinds.clear()
         for node in ctx.model.nodes(name):
-            kind = directives.value_kind(name, ctx.model.context_of(node))
+            context = ctx.model.context_of(node)
+            kind = kinds[context] if context in kinds else kinds.setdefault(context, directives.value_kind(name, context))
             if kind == "bufs" and len(node.args) == 2:
                 candidates = [(0, node.args[0], "number"), (1, node.args[1], "size")]
             elif kind in _PARSERS and node.args:

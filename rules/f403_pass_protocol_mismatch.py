@@ -61,6 +61,7 @@ When the backend really speaks that protocol on an unusual port (php-fpm on
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Iterator
 
 from nginx_502lint import pools as pool_input
@@ -93,6 +94,7 @@ OPTIONS = {
 _TLS_PORTS = frozenset({443, 8443})
 _SCRIPT_FILENAME = "fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name;"
 _PHP_SOCKET = re.compile(r"php[^/]*\.sock$|fpm[^/]*\.sock$", re.IGNORECASE)
+_WORD_BREAK = re.compile(r"[^a-z0-9]+")
 _HTTP_FLAVOURED = frozenset({"gateway", "gw", "web", "rest", "json", "http", "ui", "proxy", "envoy"})
 
 
@@ -128,8 +130,9 @@ def _check_proxy(ctx: RuleContext, site: PassSite, tcp: list[BackendAddress], ad
         _report_proxy_to_grpc(ctx, site, grpc[0])
 
 
+@lru_cache(maxsize=1024)  # big trees ask about the same few upstream and host names for every site
 def _grpc_name(name: str | None) -> bool:
-    words = [w for w in re.split(r"[^a-z0-9]+", (name or "").lower()) if w]
+    words = [w for w in _WORD_BREAK.split((name or "").lower()) if w]
     if not any(w.startswith("grpc") for w in words):
         return False
     return not any(w in _HTTP_FLAVOURED or "web" in w or "gateway" in w for w in words)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Callable
 from .engine import InternalRuleError, LintSettings, Registry, RuleError, run_rules
 from .findings import Finding
 from .model import Model
-from .parse import Loader, ParsedConfig, SourceFile
+from .parse import Loader, ParsedConfig, SourceFile, gc_paused
 
 if TYPE_CHECKING:
     from .cache import ResultCache
@@ -96,13 +96,20 @@ def lint_inputs(
         if outcome.findings is None:
             config = configs.get(index) or loader.load(inputs[index].path)
             configs[index] = config
-            outcome.findings = run_rules(registry, rule_ids, Model(config, settings.nginx_version), settings)
+            outcome.findings = check_config(config, settings, registry, rule_ids)
     if cache is not None:
         for index, config in configs.items():
             entry_key = key(index)
             if entry_key is not None:
                 cache.put(entry_key, config, outcomes[index].findings)  # type: ignore[union-attr]
     return [outcomes[i] for i in roots]  # type: ignore[misc]
+
+
+def check_config(config: ParsedConfig, settings: LintSettings, registry: Registry, rule_ids: list[str]) -> list[Finding]:
+    # The rules leave almost no cyclic garbage, but with a big tree in memory
+    # every collection would rescan it (about 15% of a run on a big tree).
+    with gc_paused():
+        return run_rules(registry, rule_ids, Model(config, settings.nginx_version), settings)
 
 
 def _roots(outcomes: list[Outcome]) -> list[int]:
@@ -167,7 +174,7 @@ def _lint_one(path: str) -> Outcome | _Failure:
         return _Failure(False, None, type(error).__name__, str(error))
     known = (config.main_file, tuple(config.files))
     try:
-        findings = run_rules(registry, rule_ids, Model(config, settings.nginx_version), settings)
+        findings = check_config(config, settings, registry, rule_ids)
     except RuleError as error:
         return _Failure(True, None, type(error).__name__, str(error), *known)
     except InternalRuleError as error:

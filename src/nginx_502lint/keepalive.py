@@ -153,12 +153,26 @@ def connection_header(ctx: RuleContext, model: Model, block: Node) -> Connection
     return ConnectionHeader(value, node, entry, block_node)
 
 
+# Big trees share a few header arrays among thousands of sites, and several rules
+# look entries up in them: each distinct array is indexed once.
+_HEADER_INDEXES: weakref.WeakKeyDictionary[Model, dict[tuple[Node, ...], dict[str, Node]]] = weakref.WeakKeyDictionary()
+
+
 def header_entry(model: Model, block: Node, directive: str, key: str) -> Node | None:
     """The entry for header/param `key` (case-insensitive) among the array in effect at `block`."""
-    for node in model.effective(block, directive).nodes:
-        if node.args and node.args[0].lower() == key.lower():
-            return node
-    return None
+    nodes = model.effective(block, directive).nodes
+    if not nodes:
+        return None
+    indexes = _HEADER_INDEXES.get(model)
+    if indexes is None:
+        indexes = _HEADER_INDEXES[model] = {}
+    index = indexes.get(nodes)
+    if index is None:
+        index = indexes[nodes] = {}
+        for node in nodes:
+            if node.args:
+                index.setdefault(node.args[0].lower(), node)
+    return index.get(key.lower())
 
 
 # what an ordinary browser request carries in the headers such maps read
@@ -241,14 +255,26 @@ class SitePooling:
         return self.pool.on and self.version.keeps_alive and not self.connection.closes
 
 
+# K501, K502 and K503 each ask for every site; the answer depends only on the
+# model and the target version, so one run works it out once per site.
+_POOLING: weakref.WeakKeyDictionary[Model, dict[tuple[Node, tuple[int, ...] | None], SitePooling | None]] = \
+    weakref.WeakKeyDictionary()
+
+
 def site_pooling(ctx: RuleContext, site: PassSite) -> SitePooling | None:
     """For a proxy_pass to an upstream block; None for any other site."""
     upstream = site.target.upstream
     if site.module != "proxy" or upstream is None:
         return None
-    block = site.block
-    return SitePooling(site, pool_of(ctx, upstream), http_version(ctx, site.model, block),
-                       connection_header(ctx, site.model, block))
+    known = _POOLING.get(site.model)
+    if known is None:
+        known = _POOLING[site.model] = {}
+    key = (site.node, ctx.settings.nginx_version)
+    if key not in known:
+        block = site.block
+        known[key] = SitePooling(site, pool_of(ctx, upstream), http_version(ctx, site.model, block),
+                                 connection_header(ctx, site.model, block))
+    return known[key]
 
 
 def fastcgi_keeps_conn(model: Model, site: PassSite) -> bool:

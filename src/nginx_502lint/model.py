@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Iterator
 
 from .parse import Node, ParsedConfig, SourceFile, gc_paused
@@ -111,6 +112,7 @@ class Target:
         return {"http": 80, "https": 443, "grpc": 80, "grpcs": 443}.get(self.scheme or "")
 
 
+@lru_cache(maxsize=4096)  # pure, and big trees ask about the same few hosts for every site
 def is_ip(host: str) -> bool:
     try:
         ipaddress.ip_address(host.strip("[]"))
@@ -291,17 +293,38 @@ class PassSite:
 
 # --- the model ---------------------------------------------------------------------
 
+_ChildIndex = dict[str, "Node | list[Node]"]
+
+
+def _index_children(block: Node) -> _ChildIndex:
+    """A block's directives by name: the node itself when it is the only one.
+
+    Most names occur once per block; a one-element list for each of them was
+    a third of the model's memory on big trees.
+    """
+    index: _ChildIndex = {}
+    for child in block.block or ():
+        found = index.get(child.name)
+        if found is None:
+            index[child.name] = child
+        elif type(found) is list:
+            found.append(child)
+        else:
+            index[child.name] = [found, child]  # type: ignore[list-item]
+    return index
+
+
 class Model:
     def __init__(self, config: ParsedConfig, nginx_version: tuple[int, ...] | None = None) -> None:
         self.config = config
         self.nginx_version = nginx_version
         self.root = config.root
         self._by_name: dict[str, list[Node]] = {}
-        self._block_index: dict[Node, dict[str, list[Node]]] = {}
+        self._block_index: dict[Node, _ChildIndex] = {}
         self.pass_sites: list[PassSite] = []
         self.upstreams: dict[str, Upstream] = {}
         self.stream_upstreams: dict[str, Upstream] = {}
-        self._effective: dict[tuple[Node, str], Setting] = {}
+        self._effective: dict[Node, dict[str, Setting]] = {}
         self._shared_levels: set[Node] = {self.root}  # blocks with blocks inside: their answers are reused
         self._name_facts: dict[str, tuple[frozenset[str] | None, str | None]] = {}
         with gc_paused():
@@ -312,6 +335,8 @@ class Model:
         self.root.context = "main"
         by_name = self._by_name
         shared = self._shared_levels
+        block_index = self._block_index
+        block_index[self.root] = _index_children(self.root)
         stack: list[tuple[Node, str]] = [(child, "main") for child in reversed(self.root.block or ())]
         while stack:
             node, context = stack.pop()
@@ -323,6 +348,9 @@ class Model:
                 inner = _inner_context(node.name, context)
                 if inner == "custom":
                     continue
+                # Built here, in the one walk, rather than on first ask: rules
+                # ask for the children of every block by name many times.
+                block_index[node] = _index_children(node)
                 for child in reversed(node.block):
                     stack.append((child, inner))
         for node in by_name.get("upstream", ()):
@@ -367,12 +395,12 @@ class Model:
 
     def children(self, block: Node, name: str) -> list[Node]:
         index = self._block_index.get(block)
-        if index is None:
-            index = {}
-            for child in block.block or ():
-                index.setdefault(child.name, []).append(child)
-            self._block_index[block] = index
-        return index.get(name, [])
+        if index is None:  # a block of a custom context, or one a rule made
+            index = self._block_index[block] = _index_children(block)
+        found = index.get(name)
+        if found is None:
+            return []
+        return found if type(found) is list else [found]  # type: ignore[list-item]
 
     def scope_chain(self, block: Node) -> Iterator[Node]:
         """`block` and the blocks it inherits from, innermost first, up to http/stream/main."""
@@ -397,26 +425,35 @@ class Model:
         # Keys hold the node itself, not id(): a temporary node a rule makes
         # could reuse the id of another.
         cache = self._effective
-        key = (block, name)
-        setting = cache.get(key)
-        if setting is not None:
-            return setting
+        answers = cache.get(block)
+        if answers is not None:
+            setting = answers.get(name)
+            if setting is not None:
+                return setting
         family, default = self._inheritance(name)
-        unanswered: list[tuple[Node, str]] = []
+        unanswered: list[Node] = []
+        setting = None
+        block_index = self._block_index
         level: Node | None = block
         while level is not None:
-            key = (level, name)
-            setting = cache.get(key)
-            if setting is not None:
-                break
-            unanswered.append(key)
-            if family is None:
-                found = self.children(level, name)
-                if found:
-                    setting = Setting(name, (found[0],), default)
+            answers = cache.get(level)
+            if answers is not None:
+                setting = answers.get(name)
+                if setting is not None:
                     break
-            elif any(self.children(level, member) for member in family):
-                setting = Setting(name, tuple(self.children(level, name)), default)
+            unanswered.append(level)
+            index = block_index.get(level)
+            if index is None:
+                index = block_index[level] = _index_children(level)
+            if family is None:
+                found = index.get(name)
+                if found is not None:
+                    setting = Setting(name, (found[0] if type(found) is list else found,), default)  # type: ignore[index]
+                    break
+            elif any(member in index for member in family):
+                found = index.get(name)
+                nodes = () if found is None else tuple(found) if type(found) is list else (found,)
+                setting = Setting(name, nodes, default)  # type: ignore[arg-type]
                 break
             if level.name in _SCOPE_ROOTS or level.parent is None:
                 break
@@ -424,9 +461,12 @@ class Model:
         if setting is None:
             setting = Setting(name, (), default)
         shared = self._shared_levels
-        for key in unanswered:
-            if key[0] in shared:
-                cache[key] = setting
+        for level in unanswered:
+            if level in shared:
+                answers = cache.get(level)
+                if answers is None:
+                    answers = cache[level] = {}
+                answers[name] = setting
         return setting
 
     def _inheritance(self, name: str) -> tuple[frozenset[str] | None, str | None]:

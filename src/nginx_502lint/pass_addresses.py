@@ -9,9 +9,10 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import weakref
 from dataclasses import dataclass
 
-from .model import Model, PassSite, has_variables, is_ip, parse_target
+from .model import Model, PassSite, Upstream, has_variables, is_ip, parse_target
 from .parse import Node, format_directive
 from .phpfpm import Pool
 
@@ -59,7 +60,7 @@ def site_addresses(model: Model, site: PassSite) -> list[BackendAddress] | None:
     if target.variables:
         return _addresses_from_set(model, site)
     if target.upstream is not None:
-        return _upstream_addresses(target.upstream.name, target.upstream.servers)
+        return _addresses_of_upstream(model, target.upstream)
     if target.unix_path is not None:
         return [BackendAddress(site.node, "unix", path=target.unix_path)]
     if target.host is None:
@@ -68,6 +69,20 @@ def site_addresses(model: Model, site: PassSite) -> list[BackendAddress] | None:
     if port is None:
         return None
     return [BackendAddress(site.node, "tcp", host=target.host, port=port)]
+
+
+# Several rules ask this for every site, and big trees send thousands of sites to one upstream.
+_UPSTREAM_ADDRESSES: weakref.WeakKeyDictionary[Model, dict[Node, tuple[BackendAddress, ...]]] = weakref.WeakKeyDictionary()
+
+
+def _addresses_of_upstream(model: Model, upstream: Upstream) -> list[BackendAddress]:
+    known = _UPSTREAM_ADDRESSES.get(model)
+    if known is None:
+        known = _UPSTREAM_ADDRESSES[model] = {}
+    addresses = known.get(upstream.node)
+    if addresses is None:
+        addresses = known[upstream.node] = tuple(_upstream_addresses(upstream.name, upstream.servers))
+    return list(addresses)
 
 
 def _upstream_addresses(name: str, servers: list) -> list[BackendAddress]:  # type: ignore[type-arg]

@@ -7,12 +7,18 @@ Checked spelling by spelling against a real nginx 1.22.1 (tests/test_values.py).
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Callable
 
 # NGX_MAX_INT_T_VALUE, NGX_MAX_SIZE_T_VALUE and NGX_MAX_OFF_T_VALUE on 64-bit builds.
 NGX_MAX_INT_T_VALUE = 2**63 - 1
 NGX_MAX_SIZE_T_VALUE = 2**63 - 1
 NGX_MAX_OFF_T_VALUE = 2**63 - 1
+
+# Big configs repeat a few spellings ("60s", "16k") tens of thousands of times and
+# several rules read each one; the parsers are pure, so their answers are kept.
+# Invalid values raise and are not kept: they are rare.
+_memoised = lru_cache(maxsize=4096)
 
 # One memory page on x86-64 Linux: the default of *_buffer_size and of each *_buffers buffer.
 PAGE_SIZE_DEFAULT = 4096
@@ -58,6 +64,7 @@ class InvalidValue(ValueError):
         return (type(self), (self.text, self.reason))
 
 
+@_memoised
 def parse_time_ms(text: str) -> int:
     """Milliseconds, as ngx_conf_set_msec_slot reads *_timeout: ngx_parse_time(is_sec=0).
 
@@ -66,6 +73,7 @@ def parse_time_ms(text: str) -> int:
     return _parse_time(text, is_sec=False)
 
 
+@_memoised
 def parse_time_s(text: str) -> int:
     """Seconds, as ngx_conf_set_sec_slot reads a value: ngx_parse_time(is_sec=1).
 
@@ -152,6 +160,7 @@ def _unexpected_character_reason(char: str) -> str:
     return f'unexpected "{char}" (units are y M w d h m s ms)'
 
 
+@_memoised
 def parse_size(text: str) -> int:
     """Bytes, as ngx_parse_size() reads *_buffer_size and friends: digits with k/K or m/M.
 
@@ -160,6 +169,7 @@ def parse_size(text: str) -> int:
     return _parse_scaled(text, {"k": KIB, "K": KIB, "m": MIB, "M": MIB}, NGX_MAX_SIZE_T_VALUE, "k or m")
 
 
+@_memoised
 def parse_offset(text: str) -> int:
     """Bytes, as ngx_parse_offset() reads off_t values (client_max_body_size): k, m or g."""
     units = {"k": KIB, "K": KIB, "m": MIB, "M": MIB, "g": GIB, "G": GIB}
