@@ -92,7 +92,7 @@ def parse_version_option(text: str) -> tuple[int, ...]:
     return tuple(int(p) for p in parts)
 
 
-@dataclass
+@dataclass(eq=False, repr=False)  # generating __eq__ and __repr__ for 36 fields would cost a few ms per start
 class LintOptions:
     """One invocation's options: the typer command's parameters, name for name, with its defaults."""
 
