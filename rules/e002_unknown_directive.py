@@ -60,7 +60,7 @@ import fnmatch
 from typing import Iterator
 
 from nginx_502lint import directives
-from nginx_502lint.directive_scope import CONTEXT_WORDS, checked_directives, target_version, would_duplicate
+from nginx_502lint.directive_scope import CONTEXT_WORDS, CheckedScope, checked_named, target_version, would_duplicate
 from nginx_502lint.directives import Version, format_version, parse_version
 from nginx_502lint.engine import RuleContext
 from nginx_502lint.findings import Fix
@@ -102,19 +102,18 @@ def check(ctx: RuleContext) -> Iterator[None]:
 
     verdicts: dict[str, bool] = {}
 
-    def unknown(node: Node) -> bool:
-        verdict = verdicts.get(node.name)
+    def unknown(name: str) -> bool:
+        verdict = verdicts.get(name)
         if verdict is None:
-            verdict = verdicts[node.name] = (not third_party.declared(node.name)
-                                             and not directives.known(node.name, version))
+            verdict = verdicts[name] = not third_party.declared(name) and not directives.known(name, version)
         return verdict
 
-    def opaque(block: Node) -> bool:
-        return third_party.declared(block.name) or unknown(block)
-
-    for node, context in checked_directives(ctx.model, opaque):
-        if unknown(node):
-            _report(ctx, node, context, version, note, third_party)
+    scope = CheckedScope(lambda name: third_party.declared(name) or unknown(name))
+    # A config uses a few dozen names: judging names, not the many directives, is the cheap way.
+    for name in ctx.model.names():
+        if unknown(name):
+            for node, context in checked_named(ctx.model, name, scope):
+                _report(ctx, node, context, version, note, third_party)
     yield from ()
 
 

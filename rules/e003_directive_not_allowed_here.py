@@ -65,12 +65,14 @@ checked here, nor is anything inside their blocks.
 """
 from __future__ import annotations
 
+from itertools import repeat
+from operator import attrgetter, is_not
 from typing import Iterator
 
 from nginx_502lint import directives
 from nginx_502lint.directive_scope import (
     CONTEXT_WORDS,
-    checked_directives,
+    CheckedScope,
     context_words,
     contexts_words,
     target_version,
@@ -113,46 +115,102 @@ def check(ctx: RuleContext) -> Iterator[None]:
     third_party = ThirdParty.from_config(ctx.model, declared_patterns(ctx.settings))
 
     judged_names: dict[str, bool] = {}
-    definitions: dict[tuple[str, str], Definition | None] = {}
 
-    def judged(node: Node) -> bool:
-        verdict = judged_names.get(node.name)
+    def judged(name: str) -> bool:
+        verdict = judged_names.get(name)
         if verdict is None:
-            verdict = judged_names[node.name] = (not third_party.declared(node.name)
-                                                 and directives.known(node.name, version))
+            verdict = judged_names[name] = not third_party.declared(name) and directives.known(name, version)
         return verdict
 
-    def opaque(block: Node) -> bool:
-        return not judged(block)
-
-    for node, context in checked_directives(ctx.model, opaque):
-        if context not in CONTEXT_WORDS or not judged(node):
-            continue
-        key = (node.name, context)
-        if key not in definitions:
-            definitions[key] = directives.definition_for(node.name, context, version)
-        _check_directive(ctx, node, definitions[key], context, version, note)
+    scope = CheckedScope(lambda name: not judged(name))
+    for name in ctx.model.names():
+        if judged(name):
+            _check_name(ctx, name, scope, version, note)
     yield from ()
 
 
-def _check_directive(ctx: RuleContext, node: Node, definition: Definition | None, context: str,
-                     version: Version, note: str) -> None:
+def _check_name(ctx: RuleContext, name: str, scope: CheckedScope, version: Version, note: str) -> None:
+    nodes = ctx.model.nodes(name)
+    # The verdict depends on the shape alone, and a name comes in a handful of shapes:
+    # only the directives of a shape nginx may reject are looked at one by one.
+    suspect = {shape for shape in _shapes(nodes) if _may_reject(name, shape, version)}
+    if not suspect:
+        return
+    definitions: dict[str, Definition | None] = {}
+    for node in nodes:
+        if _shape(node) not in suspect:
+            continue
+        context = ctx.model.context_of(node)
+        if context not in CONTEXT_WORDS:
+            continue
+        if context not in definitions:
+            definitions[context] = directives.definition_for(name, context, version)
+        problem = _problem(node, definitions[context], version)
+        if problem is not None and scope.is_checked(node):
+            _report_problem(ctx, node, problem, definitions[context], context, version, note)
+
+
+# (context, has a block, number of arguments): all that decides a verdict but an on/off value.
+_Shape = tuple[str | None, bool, int]
+_CONTEXT = attrgetter("context")
+_BLOCK = attrgetter("block")
+_ARGS = attrgetter("args")
+
+
+def _shapes(nodes: list[Node]) -> set[_Shape]:
+    # map() and zip() keep the loop over every directive of the tree out of Python code.
+    return set(zip(map(_CONTEXT, nodes), map(is_not, map(_BLOCK, nodes), repeat(None)), map(len, map(_ARGS, nodes))))
+
+
+def _shape(node: Node) -> _Shape:
+    return node.context, node.block is not None, len(node.args)
+
+
+def _may_reject(name: str, shape: _Shape, version: Version) -> bool:
+    context, has_block, n_args = shape
+    if context is None:
+        return True  # not indexed by the model: judge it directive by directive
+    if context not in CONTEXT_WORDS:
+        return False
+    definition = directives.definition_for(name, context, version)
+    if definition is None:
+        return True
+    revision = definition.revision_at(version)
+    return revision.block != has_block or not revision.args.accepts(n_args) or definition.value == "flag"
+
+
+def _problem(node: Node, definition: Definition | None, version: Version) -> str | None:
+    """What nginx rejects about the directive: "context", "no_block", "block", "arguments", "flag"; None if nothing."""
+    if definition is None:
+        return "context"
+    revision = definition.revision_at(version)
+    if revision.block and node.block is None:
+        return "no_block"
+    if not revision.block and node.block is not None:
+        return "block"
+    if not revision.args.accepts(len(node.args)):
+        return "arguments"
+    if definition.value == "flag" and node.args[0].lower() not in ("on", "off"):
+        return "flag"
+    return None
+
+
+def _report_problem(ctx: RuleContext, node: Node, problem: str, definition: Definition | None, context: str,
+                    version: Version, note: str) -> None:
     note = note if note and _shape_varies(node.name, context) else ""
     if definition is None:
         _report_context(ctx, node, context, version, note)
-        return
-    revision = definition.revision_at(version)
-    if revision.block and node.block is None:
+    elif problem == "no_block":
         _report(ctx, node, f'directive "{node.name}" has no opening "{{" at {node.where}: '
                 f"{node.name} takes a {{ }} block{_suffix(note)}",
                 f"Give `{node.name}` its block at {node.where}: `{_head(node)} {{ … }}`.")
-    elif not revision.block and node.block is not None:
+    elif problem == "block":
         _report(ctx, node, f'directive "{node.name}" is not terminated by ";" at {node.where}: '
                 f"{node.name} is a simple directive, not a block{_suffix(note)}",
                 f"End `{_head(node)}` with `;` at {node.where} and move what is inside its {{ }} to the enclosing block.")
-    elif not revision.args.accepts(len(node.args)):
-        _report_arguments(ctx, node, definition, revision.args, version, note)
-    elif definition.value == "flag" and node.args[0].lower() not in ("on", "off"):
+    elif problem == "arguments":
+        _report_arguments(ctx, node, definition, definition.revision_at(version).args, version, note)
+    else:
         _report_flag(ctx, node)
 
 

@@ -58,23 +58,47 @@ def has_data_body(node: Node) -> bool:
     return node.name in _DATA_BODIES or directives.has_custom_body(node.name) or node.name.endswith(_OPAQUE_SUFFIXES)
 
 
-def checked_directives(model: Model, opaque: Callable[[Node], bool]) -> Iterator[tuple[Node, str]]:
-    """(directive, context) in file order, includes spliced in, as nginx reads them.
+class CheckedScope:
+    """Which directives nginx reads as directives, asked of one directive at a time.
 
-    Synthetic wrappers of a fragment are not yielded (they are not in any file) but
-    their contents are. The children of a block are skipped when the block's body is
-    data, or when `opaque(block)` says we cannot judge what is inside.
+    A directive is checked unless it is a synthetic wrapper of a fragment (not in any
+    file) or sits, at any depth, inside a block whose body is data or whose name
+    `opaque(name)` says we cannot judge (an unknown or declared third-party block).
+    Rules ask only about the few directives they would report instead of walking the
+    whole tree, and each block name is judged once.
     """
-    stack: list[Node] = list(reversed(model.root.block or ()))
-    while stack:
-        node = stack.pop()
-        if not node.synthetic:
+
+    def __init__(self, opaque: Callable[[str], bool]) -> None:
+        self._opaque = opaque
+        self._hiding_names: dict[str, bool] = {}
+
+    def is_checked(self, node: Node) -> bool:
+        if node.synthetic:
+            return False
+        block = node.parent
+        while block is not None and block.parent is not None:  # the root's body is always read
+            if not block.synthetic and self._hides_body(block):
+                return False
+            block = block.parent
+        return True
+
+    def _hides_body(self, block: Node) -> bool:
+        verdict = self._hiding_names.get(block.name)
+        if verdict is None:
+            verdict = self._hiding_names[block.name] = has_data_body(block) or self._opaque(block.name)
+        return verdict
+
+
+def checked_named(model: Model, name: str, scope: CheckedScope) -> Iterator[tuple[Node, str]]:
+    """(directive, context) for the checked directives called `name`, in config order.
+
+    `model.nodes` leaves out only what is inside custom bodies (map, types, Lua, njs
+    blocks), which nginx does not read as directives either: njs names are unknown,
+    so opaque.
+    """
+    for node in model.nodes(name):
+        if scope.is_checked(node):
             yield node, model.context_of(node)
-        if not node.block:
-            continue
-        if not node.synthetic and (has_data_body(node) or opaque(node)):
-            continue
-        stack.extend(reversed(node.block))
 
 
 def would_duplicate(model: Model, node: Node, name: str) -> Node | None:
