@@ -52,17 +52,13 @@ purpose during maintenance.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from nginx_502lint.engine import RuleContext
 from nginx_502lint.findings import Edit, Fix
-from nginx_502lint.probe import (
-    AddressOutcome,
-    ProbeEntry,
-    ProbeTarget,
-    TargetResult,
-    Use,
-    session_for,
-)
+
+if TYPE_CHECKING:  # the probe loads only when a probe runs: every plain lint imports this module
+    from nginx_502lint.probe import AddressOutcome, ProbeEntry, ProbeTarget, TargetResult, Use
 
 ID = "U390"
 SLUG = "upstream-unreachable"
@@ -83,6 +79,8 @@ _NGINX_LOG = {
 
 
 def check(ctx: RuleContext) -> Iterator[None]:
+    from nginx_502lint.probe import session_for
+
     session = session_for(ctx.settings)
     if session is None:
         return
