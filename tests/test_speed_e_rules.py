@@ -17,8 +17,9 @@ from nginx_502lint import directives
 from nginx_502lint.directive_scope import CheckedScope, checked_named, has_data_body
 from nginx_502lint.engine import LintSettings, Registry
 from nginx_502lint.lint import Input, lint_paths, load_inputs
-from nginx_502lint.model import Model, context_of_node
+from nginx_502lint.model import PASS_MODULES, Model, context_of_node
 from nginx_502lint.parse import Node
+from nginx_502lint.pass_url import has_script, http_pass_targets, parse_pass
 
 _REGISTRY = Registry.default(entry_points=False)
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -165,3 +166,43 @@ def test_version_note_only_where_the_verdict_varies(tmp_path: Path) -> None:
     older = _findings(tmp_path, config, "E003", "1.24.0")
     assert [line for line, _ in older] == [3, 3, 4, 4]
     assert not any("no --nginx-version given" in message for _, message in older)
+
+
+def _reference_pass_targets(model: Model) -> list[tuple[int, str, str]]:
+    """What http_pass_targets gave when it walked the whole tree."""
+    found = []
+    for node in model.root.walk():
+        module = PASS_MODULES.get(node.name)
+        if module is None or node.block is not None or len(node.args) != 1 or has_script(node.args[0]):
+            continue
+        if node.synthetic or model.context_of(node) not in ("location", "location_if", "limit_except"):
+            continue
+        found.append((id(node), module, node.args[0]))
+    return found
+
+
+def test_pass_targets_by_name_match_the_full_walk(tmp_path: Path) -> None:
+    hidden = tmp_path / "hidden.conf"
+    hidden.write_text("events {}\nhttp { map $a $b { if ($x) { proxy_pass http://in-map/x; } } }\n")
+    for path in [hidden, *_sample_paths(tmp_path)]:
+        model = _model(path)
+        targets = [(id(target.node), target.module, target.url.raw) for target in http_pass_targets(model)]
+        reference = _reference_pass_targets(model)
+        assert sorted(targets) == sorted(reference), path
+        for module in set(PASS_MODULES.values()):  # each directive still in config order
+            assert [t for t in targets if t[1] == module] == [t for t in reference if t[1] == module], path
+        assert all(target.url == parse_pass.__wrapped__(target.module, target.url.raw)  # type: ignore[attr-defined]
+                   for target in http_pass_targets(model))
+
+
+@pytest.mark.parametrize("portless_first", [True, False])
+def test_upstream_list_follows_config_order_across_directives_and_includes(tmp_path: Path, portless_first: bool) -> None:
+    # nginx folds a port-less target into an earlier entry of the same host, whatever the
+    # module; only the port-less entry coming first leaves it without a port.
+    (tmp_path / "portless.conf").write_text("location /a/ { fastcgi_pass 127.0.0.1; }\n")
+    ported = "location /b/ { uwsgi_pass 127.0.0.1:9000; }"
+    include = "include portless.conf;"
+    body = f"{include}\n{ported}" if portless_first else f"{ported}\n{include}"
+    found = _findings(tmp_path, f"events {{}}\nhttp {{\n server {{\n listen 80;\n {body}\n }}\n}}\n", "E005")
+    assert [message.split(": ")[-1].split(",")[0] for _, message in found] == (
+        ["`127.0.0.1` has no port"] if portless_first else [])

@@ -15,15 +15,17 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass, field, replace
+import weakref
+from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, NamedTuple
 
 from .model import PASS_MODULES, Model
 from .parse import Node
 
 _UNIX_PATH_MAX = 108  # sizeof(sockaddr_un.sun_path) on Linux, including the NUL
 _PORT = re.compile(r"[0-9]+")
+_DOTTED_DIGITS = re.compile(r"[0-9.]+")
 
 # (prefix, default port) per module; a module with "required" refuses other prefixes.
 _PREFIXES: dict[str, tuple[tuple[str, int], ...]] = {
@@ -35,8 +37,9 @@ _PREFIX_REQUIRED = frozenset({"proxy"})
 _URI_PART = frozenset({"proxy"})
 
 
-@dataclass(frozen=True)
-class PassUrl:
+# NamedTuple rather than a frozen dataclass: a big tree has thousands of distinct
+# targets, and a frozen dataclass costs several times as much to create and copy.
+class PassUrl(NamedTuple):
     """One pass target as nginx parsed it (`ngx_url_t`)."""
 
     raw: str
@@ -68,9 +71,7 @@ def has_script(raw: str) -> bool:
 
 @lru_cache(maxsize=4096)
 def parse_pass(module: str, raw: str) -> PassUrl:
-    prefixes = _PREFIXES.get(module, ())
-    lowered = raw.lower()
-    prefix, default_port = next(((p, port) for p, port in prefixes if lowered.startswith(p)), ("", 0))
+    prefix, default_port = _prefix_of(module, raw)
     if not prefix and module in _PREFIX_REQUIRED:
         return PassUrl(raw, module, error="invalid URL prefix")
     address = raw[len(prefix):]
@@ -82,12 +83,22 @@ def parse_pass(module: str, raw: str) -> PassUrl:
     return _parse_inet(base, address, module in _URI_PART, default_port)
 
 
+def _prefix_of(module: str, raw: str) -> tuple[str, int]:
+    """The module's scheme prefix `raw` starts with (any case) and its default port; ("", 0) if none."""
+    lowered = raw.lower()
+    for prefix, default_port in _PREFIXES.get(module, ()):
+        if lowered.startswith(prefix):
+            return prefix, default_port
+    return "", 0
+
+
 def _failed(url: PassUrl, reason: str) -> PassUrl:
-    return _replace(url, error=f'{reason} in upstream "{url.address}"')
+    return url._replace(error=f'{reason} in upstream "{url.address}"')
 
 
-def _replace(url: PassUrl, **changes: object) -> PassUrl:
-    return replace(url, **changes)  # type: ignore[arg-type]
+def _parsed(url: PassUrl, host: str, port: int, no_port: bool, uri: str, unix: bool, literal_address: bool) -> PassUrl:
+    # Positional: NamedTuple._replace costs several times as much, for every distinct target.
+    return PassUrl(url.raw, url.module, url.prefix, url.address, host, port, no_port, uri, unix, literal_address)
 
 
 def _parse_unix(url: PassUrl, path: str, uri_part: bool) -> PassUrl:
@@ -98,12 +109,12 @@ def _parse_unix(url: PassUrl, path: str, uri_part: bool) -> PassUrl:
         return _failed(url, "no path in the unix domain socket")
     if len(path.encode()) + 1 > _UNIX_PATH_MAX:
         return _failed(url, "too long path in the unix domain socket")
-    return _replace(url, host=path, uri=uri, unix=True, literal_address=True, port=0, no_port=True)
+    return _parsed(url, path, 0, True, uri, True, True)
 
 
 def _parse_inet(url: PassUrl, text: str, uri_part: bool, default_port: int) -> PassUrl:
     port_at = text.find(":")
-    uri_at = min((i for i in (text.find("/"), text.find("?")) if i >= 0), default=-1)
+    uri_at = _uri_start(text)
     last = len(text)
     uri = ""
     if uri_at >= 0:
@@ -121,7 +132,15 @@ def _parse_inet(url: PassUrl, text: str, uri_part: bool, default_port: int) -> P
     host = text[:last]
     if not host:
         return _failed(url, "no host")
-    return _replace(url, host=host, port=port, no_port=no_port, uri=uri, literal_address=_is_ipv4(host))
+    return _parsed(url, host, port, no_port, uri, False, _is_ipv4(host))
+
+
+def _uri_start(text: str) -> int:
+    """Where the URI part begins: the first `/` or `?`; -1 without one."""
+    slash, query = text.find("/"), text.find("?")
+    if slash < 0 or 0 <= query < slash:
+        return query
+    return slash
 
 
 def _parse_inet6(url: PassUrl, text: str, uri_part: bool, default_port: int) -> PassUrl:
@@ -148,11 +167,14 @@ def _parse_inet6(url: PassUrl, text: str, uri_part: bool, default_port: int) -> 
         return _failed(url, "no host")
     if not _is_ipv6(inside):
         return _failed(url, "invalid IPv6 address")
-    return _replace(url, host=text[: close + 1], port=port, no_port=no_port, uri=uri, literal_address=True)
+    return _parsed(url, text[: close + 1], port, no_port, uri, False, True)
 
 
+@lru_cache(maxsize=4096)
 def _is_ipv4(host: str) -> bool:
     # inet_addr()-style dotted quad only; anything else is a name resolved at start-up.
+    if not _DOTTED_DIGITS.fullmatch(host):
+        return False  # a host name: spares the ValueError ipaddress would raise
     try:
         ipaddress.IPv4Address(host)
     except ValueError:
@@ -160,6 +182,7 @@ def _is_ipv4(host: str) -> bool:
     return True
 
 
+@lru_cache(maxsize=4096)
 def _is_ipv6(text: str) -> bool:
     if "%" in text:  # nginx's ngx_inet6_addr() knows no zone ids
         return False
@@ -185,8 +208,7 @@ class UpstreamEntry:
     users: list[Node] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class PassTarget:
+class PassTarget(NamedTuple):
     node: Node
     module: str
     url: PassUrl
@@ -202,15 +224,82 @@ class TargetProblem:
     sharing: tuple[PassTarget, ...] = ()  # later pass targets nginx folded into the same entry
 
 
-def http_pass_targets(model: Model) -> Iterator[PassTarget]:
-    """Every http pass directive without variables, in config order, where nginx accepts it."""
-    for node in model.root.walk():
-        module = PASS_MODULES.get(node.name)
-        if module is None or node.block is not None or len(node.args) != 1 or has_script(node.args[0]):
-            continue
-        if node.synthetic or model.context_of(node) not in ("location", "location_if", "limit_except"):
-            continue  # stream's proxy_pass, or a misplaced one (E003)
-        yield PassTarget(node, module, parse_pass(module, node.args[0]))
+# E004 and E005 both ask for the targets of one model; read them once.
+_TARGETS: weakref.WeakKeyDictionary[Model, tuple[PassTarget, ...]] = weakref.WeakKeyDictionary()
+_HTTP_PASS_CONTEXTS = frozenset({"location", "location_if", "limit_except"})
+
+
+def http_pass_targets(model: Model) -> tuple[PassTarget, ...]:
+    """Every http pass directive without variables where nginx accepts it; each directive in config order."""
+    found = _TARGETS.get(model)
+    if found is None:
+        found = _TARGETS[model] = tuple(_collect_targets(model))
+    return found
+
+
+def _collect_targets(model: Model) -> Iterator[PassTarget]:
+    parsed: dict[tuple[str, str], PassUrl] = {}  # generated and real trees repeat targets a lot
+    for name, module in PASS_MODULES.items():
+        for node in directives_named(model, name):
+            if node.block is not None or len(node.args) != 1 or has_script(node.args[0]):
+                continue
+            if node.synthetic or model.context_of(node) not in _HTTP_PASS_CONTEXTS:
+                continue  # stream's proxy_pass, or a misplaced one (E003)
+            key = (module, node.args[0])
+            url = parsed.get(key)
+            if url is None:
+                url = parsed[key] = parse_pass(module, node.args[0])
+            yield PassTarget(node, module, url)
+
+
+def directives_named(model: Model, name: str) -> list[Node]:
+    """Every directive called `name` in config order, also those inside custom bodies (map, Lua, ...).
+
+    The model does not index what is inside custom bodies, but a full walk of the tree
+    (which these rules used to make) meets them too.
+    """
+    found = model.nodes(name)
+    hidden = [node for block in _custom_body_blocks(model) for node in block.walk() if node.name == name]
+    if not hidden:
+        return found
+    order = _ConfigOrder()
+    return sorted([*found, *hidden], key=order.key)
+
+
+def _custom_body_blocks(model: Model) -> Iterator[Node]:
+    for name in model.names():
+        nodes = model.nodes(name)
+        # Whether a body is custom depends on the block's name only.
+        if model.context_inside(nodes[0]) == "custom":
+            yield from (node for node in nodes if node.block)
+
+
+class _ConfigOrder:
+    """Sort keys that put directives in config order (depth first, includes spliced in) without a walk."""
+
+    _INDEXED = 32  # blocks with more children get a lookup table instead of a linear search
+
+    def __init__(self) -> None:
+        self._places: dict[Node, dict[Node, int]] = {}
+        self._block_keys: dict[Node, tuple[int, ...]] = {}
+
+    def key(self, node: Node) -> tuple[int, ...]:
+        parent = node.parent
+        if parent is None:
+            return ()
+        parent_key = self._block_keys.get(parent)
+        if parent_key is None:
+            parent_key = self._block_keys[parent] = self.key(parent)
+        return (*parent_key, self._place(parent, node))
+
+    def _place(self, parent: Node, node: Node) -> int:
+        siblings = parent.block or []
+        if len(siblings) <= self._INDEXED:
+            return siblings.index(node)  # Node has no __eq__: found by identity
+        places = self._places.get(parent)
+        if places is None:
+            places = self._places[parent] = {child: index for index, child in enumerate(siblings)}
+        return places[node]
 
 
 def target_problems(model: Model, targets: Iterable[PassTarget] | None = None) -> list[TargetProblem]:
@@ -224,14 +313,15 @@ def target_problems(model: Model, targets: Iterable[PassTarget] | None = None) -
     by_host: dict[str, list[UpstreamEntry]] = {}
     problems: list[TargetProblem] = []
     pass_targets = {id(target.node): target for target in (http_pass_targets(model) if targets is None else targets)}
-    for node in model.root.walk():
-        if node.name == "upstream" and node.block is not None and node.args and model.context_of(node) == "http":
+    upstream_blocks = [node for node in directives_named(model, "upstream")
+                       if node.block is not None and node.args and model.context_of(node) == "http"]
+    order = _ConfigOrder()
+    for node in sorted([*upstream_blocks, *(target.node for target in pass_targets.values())], key=order.key):
+        target = pass_targets.get(id(node))
+        if target is None:
             problem = _add_upstream_block(entries, by_host, node, pass_targets)
             if problem is not None:
                 problems.append(problem)
-            continue
-        target = pass_targets.get(id(node))
-        if target is None:
             continue
         if target.url.error is not None:
             problems.append(TargetProblem(node, target.url, "url", target.url.error))
