@@ -65,8 +65,6 @@ checked here, nor is anything inside their blocks.
 """
 from __future__ import annotations
 
-from itertools import repeat
-from operator import attrgetter, is_not
 from typing import Iterator
 
 from nginx_502lint import directives
@@ -152,14 +150,10 @@ def _check_name(ctx: RuleContext, name: str, scope: CheckedScope, version: Versi
 
 # (context, has a block, number of arguments): all that decides a verdict but an on/off value.
 _Shape = tuple[str | None, bool, int]
-_CONTEXT = attrgetter("context")
-_BLOCK = attrgetter("block")
-_ARGS = attrgetter("args")
 
 
 def _shapes(nodes: list[Node]) -> set[_Shape]:
-    # map() and zip() keep the loop over every directive of the tree out of Python code.
-    return set(zip(map(_CONTEXT, nodes), map(is_not, map(_BLOCK, nodes), repeat(None)), map(len, map(_ARGS, nodes))))
+    return {(node.context, node.block is not None, len(node.args)) for node in nodes}
 
 
 def _shape(node: Node) -> _Shape:
