@@ -75,7 +75,7 @@ def parse_pass(module: str, raw: str) -> PassUrl:
     if not prefix and module in _PREFIX_REQUIRED:
         return PassUrl(raw, module, error="invalid URL prefix")
     address = raw[len(prefix):]
-    base = PassUrl(raw, module, prefix=raw[: len(prefix)], address=address, port=default_port)
+    base = PassUrl(raw, module, raw[: len(prefix)], address, "", default_port)
     if address[:5].lower() == "unix:":
         return _parse_unix(base, address[5:], module in _URI_PART)
     if address.startswith("["):
@@ -233,23 +233,25 @@ def http_pass_targets(model: Model) -> tuple[PassTarget, ...]:
     """Every http pass directive without variables where nginx accepts it; each directive in config order."""
     found = _TARGETS.get(model)
     if found is None:
-        found = _TARGETS[model] = tuple(_collect_targets(model))
+        found = _TARGETS[model] = _collect_targets(model)
     return found
 
 
-def _collect_targets(model: Model) -> Iterator[PassTarget]:
-    parsed: dict[tuple[str, str], PassUrl] = {}  # generated and real trees repeat targets a lot
+def _collect_targets(model: Model) -> tuple[PassTarget, ...]:
+    targets: list[PassTarget] = []
     for name, module in PASS_MODULES.items():
+        parsed: dict[str, PassUrl] = {}  # big trees repeat targets, and outgrow parse_pass's cache
         for node in directives_named(model, name):
             if node.block is not None or len(node.args) != 1 or has_script(node.args[0]):
                 continue
             if node.synthetic or model.context_of(node) not in _HTTP_PASS_CONTEXTS:
                 continue  # stream's proxy_pass, or a misplaced one (E003)
-            key = (module, node.args[0])
-            url = parsed.get(key)
+            raw = node.args[0]
+            url = parsed.get(raw)
             if url is None:
-                url = parsed[key] = parse_pass(module, node.args[0])
-            yield PassTarget(node, module, url)
+                url = parsed[raw] = parse_pass(module, raw)
+            targets.append(PassTarget(node, module, url))
+    return tuple(targets)
 
 
 def directives_named(model: Model, name: str) -> list[Node]:
@@ -290,16 +292,13 @@ class _ConfigOrder:
         parent_key = self._block_keys.get(parent)
         if parent_key is None:
             parent_key = self._block_keys[parent] = self.key(parent)
-        return (*parent_key, self._place(parent, node))
-
-    def _place(self, parent: Node, node: Node) -> int:
         siblings = parent.block or []
         if len(siblings) <= self._INDEXED:
-            return siblings.index(node)  # Node has no __eq__: found by identity
+            return (*parent_key, siblings.index(node))  # Node has no __eq__: found by identity
         places = self._places.get(parent)
         if places is None:
             places = self._places[parent] = {child: index for index, child in enumerate(siblings)}
-        return places[node]
+        return (*parent_key, places[node])
 
 
 def target_problems(model: Model, targets: Iterable[PassTarget] | None = None) -> list[TargetProblem]:
