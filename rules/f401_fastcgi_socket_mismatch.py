@@ -47,22 +47,14 @@ looks like PHP. A pool `listen` that uses `${VAR}` is taken to match anything.
 """
 from __future__ import annotations
 
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
-from nginx_502lint import pools as pool_input
 from nginx_502lint.engine import RuleContext
 from nginx_502lint.findings import Fix
-from nginx_502lint.pass_addresses import (
-    BackendAddress,
-    closest_pool,
-    looks_like_php,
-    pool_address_for,
-    pools_at,
-    replacement,
-    site_addresses,
-    spelled,
-)
-from nginx_502lint.phpfpm import Pool
+
+if TYPE_CHECKING:
+    from nginx_502lint.pass_addresses import BackendAddress
+    from nginx_502lint.phpfpm import Pool
 
 ID = "F401"
 SLUG = "fastcgi-socket-mismatch"
@@ -73,6 +65,10 @@ OPTIONS = {"type": "object", "properties": {}}
 
 
 def check(ctx: RuleContext) -> Iterator[None]:
+    # Imported here: without php-fpm pools this rule never runs, and every lint imports it.
+    from nginx_502lint import pools as pool_input
+    from nginx_502lint.pass_addresses import looks_like_php, pools_at, site_addresses
+
     pools = pool_input.listening_pools(ctx.settings)
     if not pools:
         return
@@ -92,6 +88,9 @@ def check(ctx: RuleContext) -> Iterator[None]:
 
 
 def _report(ctx: RuleContext, where_used: str, address: BackendAddress, pools: list[Pool]) -> None:
+    from nginx_502lint import pools as pool_input
+    from nginx_502lint.pass_addresses import closest_pool, pool_address_for, replacement, spelled
+
     meant = closest_pool(pools, address)
     assert meant.listen is not None
     listening = "; ".join(f"[{p.name}] listen = {p.listen.raw} ({pool_input.where(p, 'listen')})"

@@ -57,26 +57,15 @@ run as the master's user), or php-fpm is started by another user than root.
 """
 from __future__ import annotations
 
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
-from nginx_502lint import pools as pool_input
 from nginx_502lint.engine import RuleContext
 from nginx_502lint.findings import Fix
-from nginx_502lint.pass_addresses import (
-    BackendAddress,
-    pools_at,
-    site_addresses,
-    spelled,
-)
-from nginx_502lint.phpfpm import Pool
-from nginx_502lint.socket_access import (
-    SocketPermissions,
-    Worker,
-    can_connect,
-    nginx_workers,
-    socket_permissions,
-    untrimmed_acl_entries,
-)
+
+if TYPE_CHECKING:
+    from nginx_502lint.pass_addresses import BackendAddress
+    from nginx_502lint.phpfpm import Pool
+    from nginx_502lint.socket_access import SocketPermissions, Worker
 
 ID = "F402"
 SLUG = "fastcgi-socket-permission"
@@ -89,6 +78,11 @@ _KEYS = ("listen", "listen.owner", "listen.group", "listen.mode", "listen.acl_us
 
 
 def check(ctx: RuleContext) -> Iterator[None]:
+    # Imported here: without php-fpm pools this rule never runs, and every lint imports it.
+    from nginx_502lint import pools as pool_input
+    from nginx_502lint.pass_addresses import pools_at, site_addresses
+    from nginx_502lint.socket_access import nginx_workers
+
     pools = pool_input.listening_pools(ctx.settings)
     if not pools:
         return
@@ -110,6 +104,10 @@ def check(ctx: RuleContext) -> Iterator[None]:
 
 def _check_pool(ctx: RuleContext, pool: Pool, address: BackendAddress, used_by: str,
                 workers: list[Worker], known: bool) -> None:
+    from nginx_502lint import pools as pool_input
+    from nginx_502lint.pass_addresses import spelled
+    from nginx_502lint.socket_access import can_connect, socket_permissions, untrimmed_acl_entries
+
     where = {key: pool_input.where(pool, key) for key in _KEYS}
     untrimmed = untrimmed_acl_entries(pool)
     if untrimmed:

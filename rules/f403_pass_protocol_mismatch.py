@@ -64,7 +64,6 @@ import re
 from functools import lru_cache
 from typing import Iterator
 
-from nginx_502lint import pools as pool_input
 from nginx_502lint.engine import RuleContext
 from nginx_502lint.findings import Edit, Fix
 from nginx_502lint.model import PassSite
@@ -191,6 +190,8 @@ def _check_fastcgi(ctx: RuleContext, site: PassSite, tcp: list[BackendAddress]) 
     http = [a for a in tcp if a.port in ctx.options["http_ports"]]
     if not http:
         return
+    from nginx_502lint import pools as pool_input  # only here: the pools module is for pool-reading runs
+
     if any(pools_at(pool_input.listening_pools(ctx.settings), a) for a in http):
         return  # a pool given to us really listens there
     _report_to_http(

@@ -58,18 +58,17 @@ nginx's read timeout is reported as a 504 risk.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
-from nginx_502lint import pools as pool_input
 from nginx_502lint.engine import RuleContext
 from nginx_502lint.findings import Fix
 from nginx_502lint.model import PassSite
 from nginx_502lint.parse import Node, display_path, format_directive
-from nginx_502lint.pass_addresses import pools_at, site_addresses
-from nginx_502lint.phpfpm import Pool
 from nginx_502lint.ruletools import applies_to, set_directives
 from nginx_502lint.values import InvalidValue, format_time_ms, parse_time_ms
+
+if TYPE_CHECKING:
+    from nginx_502lint.phpfpm import Pool
 
 ID = "T105"
 SLUG = "timeout-vs-backend"
@@ -86,17 +85,22 @@ OPTIONS = {
 }
 
 
-@dataclass
 class _Group:
     """Pass sites that share one read-timeout directive (or one implicit default) and one pool."""
 
-    anchor: Node
-    setting: Node | None
-    pool: Pool
-    sites: list[PassSite]
+    __slots__ = ("anchor", "setting", "pool", "sites")
+
+    def __init__(self, anchor: Node, setting: Node | None, pool: Pool, sites: list[PassSite]) -> None:
+        self.anchor = anchor
+        self.setting = setting
+        self.pool = pool
+        self.sites = sites
 
 
 def check(ctx: RuleContext) -> Iterator[None]:
+    # Imported here: without php-fpm pools this rule never runs, and every lint imports it.
+    from nginx_502lint import pools as pool_input
+
     pools = pool_input.listening_pools(ctx.settings)
     if not pools:
         return
@@ -111,6 +115,8 @@ def check(ctx: RuleContext) -> Iterator[None]:
 
 
 def _groups(ctx: RuleContext, pools: list[Pool]) -> list[_Group]:
+    from nginx_502lint.pass_addresses import pools_at, site_addresses
+
     groups: dict[tuple[int, int], _Group] = {}
     for site in ctx.model.pass_sites:
         if site.module != "fastcgi":
@@ -133,6 +139,8 @@ def _read_timeout_s(group: _Group) -> float | None:
 
 
 def _compare(ctx: RuleContext, group: _Group, nginx_s: float, margin_s: int, max_gap_s: int) -> None:
+    from nginx_502lint import pools as pool_input
+
     pool = group.pool
     kill = pool.request_terminate_timeout_s or 0
     cpu_limit = pool.max_execution_time_s or 0
@@ -195,6 +203,8 @@ def _nginx_text(group: _Group, nginx_s: float) -> str:
 
 
 def _php_value_where(pool: Pool) -> str:
+    from nginx_502lint import pools as pool_input
+
     for key in ("php_admin_value[max_execution_time]", "php_value[max_execution_time]"):
         file, line = pool_input.setting_line(pool, key, first=True)
         if line != pool.line:

@@ -53,17 +53,16 @@ than the linter (see U308).
 """
 from __future__ import annotations
 
-import difflib
 import posixpath
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from nginx_502lint.addresses import Destination, destinations, is_fragment, normalized_socket_path
 from nginx_502lint.engine import RuleContext
 from nginx_502lint.findings import Edit, Fix
-from nginx_502lint.hostcheck import (
-    SocketProblem, UnknownAccount, WorkerIdentity, check_socket, default_worker_account, sockets_near, worker_identity,
-)
 from nginx_502lint.parse import Node, format_directive
+
+if TYPE_CHECKING:
+    from nginx_502lint.hostcheck import SocketProblem, WorkerIdentity
 
 ID = "U310"
 SLUG = "unix-socket-missing"
@@ -81,6 +80,9 @@ OPTIONS = {
 def check(ctx: RuleContext) -> Iterator[None]:
     if not ctx.settings.host:
         return
+    # Imported here: without --host this rule never runs, and every lint imports it.
+    from nginx_502lint.hostcheck import check_socket
+
     sockets = [d for d in destinations(ctx.model) if d.unix_path is not None]
     if not sockets:
         return
@@ -95,6 +97,8 @@ def check(ctx: RuleContext) -> Iterator[None]:
 
 def _identity(ctx: RuleContext, sockets: list[Destination]) -> tuple[WorkerIdentity | None, str]:
     """The worker account and how we know it; reports an account missing on this host."""
+    from nginx_502lint.hostcheck import UnknownAccount, default_worker_account, worker_identity
+
     option = ctx.options.get("worker_user", "").split()
     user_nodes = [n for n in ctx.model.nodes("user") if ctx.model.context_of(n) == "main" and n.args]
     node: Node | None = None
@@ -171,6 +175,10 @@ def _fix_missing(ctx: RuleContext, dest: Destination, path: str, problem: Socket
         return Fix(f"Start the backend that creates {path} (its runtime directory {problem.path} is missing too; systemd "
                    f"`RuntimeDirectory=` creates it), or point {where} at the socket it really creates "
                    "(`ss -xlp` lists listening unix sockets).", applicability="display_only")
+    import difflib
+
+    from nginx_502lint.hostcheck import sockets_near
+
     near = sockets_near(path)
     guess = difflib.get_close_matches(path, near, n=1, cutoff=0.6)
     if guess:

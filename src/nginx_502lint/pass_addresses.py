@@ -6,21 +6,21 @@ Each address keeps the directive that spells it, so a fix edits the right line.
 """
 from __future__ import annotations
 
-import difflib
 import os
 import re
 import weakref
-from dataclasses import dataclass
+from typing import TYPE_CHECKING, NamedTuple
 
 from .model import Model, PassSite, Upstream, has_variables, is_ip, parse_target
 from .parse import Node, format_directive
-from .phpfpm import Pool
+
+if TYPE_CHECKING:
+    from .phpfpm import Pool
 
 _SIMPLE_VARIABLE = re.compile(r"^\$(?:\{(\w+)\}|(\w+))$")
 
 
-@dataclass(frozen=True)
-class BackendAddress:
+class BackendAddress(NamedTuple):
     node: Node                 # the directive that spells the address
     kind: str                  # "unix" or "tcp"
     host: str | None = None
@@ -183,6 +183,7 @@ def pools_at(pools: list[Pool], address: BackendAddress, host: bool = False) -> 
 
 def closest_pool(pools: list[Pool], address: BackendAddress) -> Pool:
     """The pool the author most likely meant: same kind, then the most similar address."""
+    import difflib  # only F401 asks, on runs that read php-fpm pools
 
     def score(pool: Pool) -> tuple[int, int, float]:
         assert pool.listen is not None
