@@ -7,6 +7,7 @@ name is still judged per context.
 """
 from __future__ import annotations
 
+import ipaddress
 import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from nginx_502lint import directives
+from nginx_502lint.addresses import ip_of
 from nginx_502lint.directive_scope import CheckedScope, checked_named, has_data_body
 from nginx_502lint.engine import LintSettings, Registry
 from nginx_502lint.lint import Input, lint_paths, load_inputs
@@ -206,3 +208,21 @@ def test_upstream_list_follows_config_order_across_directives_and_includes(tmp_p
     found = _findings(tmp_path, f"events {{}}\nhttp {{\n server {{\n listen 80;\n {body}\n }}\n}}\n", "E005")
     assert [message.split(": ")[-1].split(",")[0] for _, message in found] == (
         ["`127.0.0.1` has no port"] if portless_first else [])
+
+
+TRICKY_HOSTS = ["", "1.2.3.4", "01.2.3.4", "1.2.3", "256.1.1.1", "1.2.3.4.", "1.2.3.4 ", "[1.2.3.4]", "0", "4294967295",
+                "::1", "[::1]", "fe80::1%eth0", "[fe80::1%eth0]", "::ffff:1.2.3.4", "1:2", "g::1", "abc:def::1",
+                "app", "app_1.internal", "localhost", "١.٢.٣.٤"]
+
+
+@pytest.mark.parametrize("host", TRICKY_HOSTS)
+def test_memoised_address_parsing_agrees_with_ipaddress(host: str) -> None:
+    try:
+        expected: object = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        expected = None
+    assert ip_of(host) == expected
+    assert ip_of(host) == expected  # the cached answer too
+    url = parse_pass.__wrapped__("proxy", f"http://{host}:80/")  # type: ignore[attr-defined]
+    if url.error is None and not host.startswith("["):
+        assert url.literal_address == isinstance(expected, ipaddress.IPv4Address)

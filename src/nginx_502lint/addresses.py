@@ -16,11 +16,13 @@ import posixpath
 import re
 import weakref
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .model import Model, PassSite, Target, Upstream, UpstreamServer, has_variables, is_ip, parse_target
 from .parse import Node
 
 _VARIABLE = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
+_DOTTED_DIGITS = re.compile(r"[0-9.]+")
 _MAX_EXPANSIONS = 32
 _MAX_DEPTH = 4
 # Variables whose value is the request's (or the machine's) data: a host built
@@ -50,8 +52,15 @@ def is_single_label(host: str) -> bool:
 def ip_of(host: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     if host is None:
         return None
+    return _parse_ip(host.strip("[]"))
+
+
+@lru_cache(maxsize=4096)  # pure, and several U rules ask about every address of a big tree
+def _parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    if ":" not in text and not _DOTTED_DIGITS.fullmatch(text):
+        return None  # neither a dotted quad nor IPv6 (which has a colon): spares the ValueError
     try:
-        return ipaddress.ip_address(host.strip("[]"))
+        return ipaddress.ip_address(text)
     except ValueError:
         return None
 
