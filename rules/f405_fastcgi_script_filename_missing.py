@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import glob
 import os
-from dataclasses import dataclass, field
 from typing import Iterator
 
 from nginx_502lint.engine import RuleContext
@@ -67,14 +66,17 @@ SCRIPT_FILENAME = "fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_n
 _STOCK_INCLUDES = {"fastcgi.conf": True, "fastcgi-php.conf": True, "fastcgi_params": False}
 
 
-@dataclass
 class _ParamSet:
     """The fastcgi_param set in effect at a pass site."""
 
-    level: Node | None                      # the level that defines it; None: no level does
-    has_script_filename: bool = False
-    params: list[Node] = field(default_factory=list)
-    stock_includes: list[Node] = field(default_factory=list)
+    __slots__ = ("level", "has_script_filename", "params", "stock_includes")
+
+    def __init__(self, level: Node | None, has_script_filename: bool = False, params: list[Node] | None = None,
+                 stock_includes: list[Node] | None = None) -> None:
+        self.level = level  # the level that defines it; None: no level does
+        self.has_script_filename = has_script_filename
+        self.params: list[Node] = [] if params is None else params
+        self.stock_includes: list[Node] = [] if stock_includes is None else stock_includes
 
 
 def check(ctx: RuleContext) -> Iterator[None]:

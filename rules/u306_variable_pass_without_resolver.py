@@ -49,8 +49,7 @@ IP address or an upstream name.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 from nginx_502lint.addresses import (
     DOCKER_DNS, expand, find_upstream, is_localhost, is_request_variable, is_single_label, looks_like_docker, unseen_http_config,
@@ -71,8 +70,7 @@ OPTIONS = {"type": "object", "properties": {}}
 _URI_VARIABLE = re.compile(r"\$(\{(request_uri|uri|document_uri)\}|(request_uri|uri|document_uri)(?!\w))")
 
 
-@dataclass(frozen=True)
-class _Lookup:
+class _Lookup(NamedTuple):
     """A host nginx must resolve for some request at this site."""
 
     host: str | None          # None: taken from the request at run time

@@ -7,7 +7,6 @@ and defaults the typer command declares.
 """
 from __future__ import annotations
 
-import dataclasses
 import enum
 import io
 import os
@@ -134,7 +133,7 @@ def test_fast_path_options_match_the_typer_command() -> None:
     from nginx_502lint.cli_typer import app, lint_command
 
     params = {param.name: param for param in get_command(app).params}
-    defaults = {field.name: field.default for field in dataclasses.fields(LintOptions)}
+    defaults = LintOptions.defaults()
     assert set(params) == set(defaults), "LintOptions and the typer command must have the same fields"
     for name, param in params.items():
         assert param.default == defaults[name], f"{name}: typer default {param.default!r}, LintOptions {defaults[name]!r}"

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
 from .findings import Finding
 from .fingerprints import HasLines, finding_key, finding_subject
@@ -26,20 +25,21 @@ class BaselineError(Exception):
     """The baseline file is missing or malformed (exit 2)."""
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):  # not a dataclass, as --baseline is a plain lint: see findings.py
     file: str
     rule: str
     fingerprint: str
-    count: int
+    count: int  # shadows tuple.count, which nothing here calls
     text: str = ""
 
 
-@dataclass
 class Outcome:
-    findings: list[Finding]  # what is left to report: new findings
-    matched: int = 0
-    stale: list[Entry] = field(default_factory=list)  # entries with fewer findings than counted
+    __slots__ = ("findings", "matched", "stale")
+
+    def __init__(self, findings: list[Finding], matched: int = 0, stale: list[Entry] | None = None) -> None:
+        self.findings = findings  # what is left to report: new findings
+        self.matched = matched
+        self.stale: list[Entry] = [] if stale is None else stale  # entries with fewer findings than counted
 
 
 def baseline_path_of(file: str, folder: str) -> str:

@@ -10,8 +10,7 @@ worker reaches the same findings as a sequential run; the suite compares them.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, NamedTuple
 
 from .engine import InternalRuleError, LintSettings, Registry, RuleError, run_rules
 from .findings import Finding
@@ -23,12 +22,15 @@ if TYPE_CHECKING:
     from .lint import Input
 
 
-@dataclass
 class Outcome:
-    main_file: str
-    files: list[str]
-    sources: dict[str, SourceFile]
-    findings: list[Finding] | None  # None until its rules ran (never, if it is not a root)
+    __slots__ = ("main_file", "files", "sources", "findings")
+
+    def __init__(self, main_file: str, files: list[str], sources: dict[str, SourceFile],
+                 findings: list[Finding] | None) -> None:
+        self.main_file = main_file
+        self.files = files
+        self.sources = sources
+        self.findings = findings  # None until its rules ran (never, if it is not a root)
 
 
 def outcome_of(config: ParsedConfig, findings: list[Finding] | None) -> Outcome:
@@ -131,8 +133,7 @@ def _workers(jobs: int, tasks: int) -> int:
 
 # --- workers ---------------------------------------------------------------------------
 
-@dataclass
-class _Failure:
+class _Failure(NamedTuple):
     rule_error: bool
     rule_id: str | None
     error_type: str

@@ -11,7 +11,7 @@ defaults are recomputed per level from that level's sizes.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 from .parse import Node
 from .values import InvalidValue, format_size, parse_bufs, parse_size
@@ -21,8 +21,7 @@ SIZED_MODULES = (*CONSTRAINED_MODULES, "grpc", "memcached")
 DEFAULT_MAX_TEMP = 1024 * 1024 * 1024
 
 
-@dataclass(frozen=True)
-class BufferConfig:
+class BufferConfig(NamedTuple):  # a NamedTuple, not a dataclass: see findings.py
     module: str
     buffer_size: int
     number: int
@@ -30,7 +29,9 @@ class BufferConfig:
     busy: int | None = None
     temp_write: int | None = None
     max_temp: int | None = None
-    nodes: dict[str, Node] = field(default_factory=dict, compare=False, hash=False)
+    # Where each explicit value is set, for reports. Unlike the other fields it
+    # is no part of what a configuration is, but nothing compares or hashes configs.
+    nodes: dict[str, Node] = {}  # never mutated: effective_buffers always passes its own
 
     @property
     def largest(self) -> int:
@@ -49,8 +50,7 @@ class BufferConfig:
         return self.max_temp if self.max_temp is not None else DEFAULT_MAX_TEMP
 
 
-@dataclass(frozen=True)
-class Violation:
+class Violation(NamedTuple):
     check: str  # "buffers", "busy-min", "busy-max", "temp-write", "max-temp"
     directive: str  # the directive nginx names in its message
     message: str  # nginx's own wording
@@ -135,26 +135,26 @@ def propose(config: BufferConfig, buffer_size: int | None = None) -> list[tuple[
     wanted = config
     changes: dict[str, list[str]] = {}
     if buffer_size is not None and buffer_size > config.buffer_size:
-        wanted = replace(wanted, buffer_size=buffer_size)
+        wanted = wanted._replace(buffer_size=buffer_size)
         changes["buffer_size"] = [format_size(buffer_size)]
     if m not in CONSTRAINED_MODULES:
         return [(f"{m}_{k}", v) for k, v in changes.items()]
     if wanted.number < 2 or wanted.largest > (wanted.number - 1) * wanted.size:
         number = max(wanted.number, 4)
         size = max(wanted.size, wanted.buffer_size)
-        wanted = replace(wanted, number=number, size=size)
+        wanted = wanted._replace(number=number, size=size)
         changes["buffers"] = [str(number), format_size(size)]
     largest = wanted.largest
     ceiling = (wanted.number - 1) * wanted.size
     if not largest <= wanted.effective_busy <= ceiling:
         busy = min(2 * largest, ceiling)
-        wanted = replace(wanted, busy=busy)
+        wanted = wanted._replace(busy=busy)
         changes["busy_buffers_size"] = [format_size(busy)]
     if wanted.effective_temp_write < largest:
-        wanted = replace(wanted, temp_write=2 * largest)
+        wanted = wanted._replace(temp_write=2 * largest)
         changes["temp_file_write_size"] = [format_size(2 * largest)]
     if wanted.effective_max_temp != 0 and wanted.effective_max_temp < largest:
-        wanted = replace(wanted, max_temp=DEFAULT_MAX_TEMP)
+        wanted = wanted._replace(max_temp=DEFAULT_MAX_TEMP)
         changes["max_temp_file_size"] = ["1024m"]
     assert not violations(wanted), (config, wanted)
     order = ("buffer_size", "buffers", "busy_buffers_size", "temp_file_write_size", "max_temp_file_size")

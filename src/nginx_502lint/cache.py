@@ -20,7 +20,6 @@ miss, never an error. Runs that read more than the config (`host`,
 """
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import os
@@ -198,7 +197,7 @@ _RUN_MECHANICS = frozenset({"jobs", "cache_dir"})
 
 
 def _settings_for_key(settings: LintSettings) -> dict[str, Any]:
-    values = dataclasses.asdict(settings)
+    values = settings.values()
     # Suppressions and per-file ignores are applied after the cache, on every run.
     values.pop("per_file_ignores", None)
     values["extras"] = {key: value for key, value in values.get("extras", {}).items() if key not in _RUN_MECHANICS}
@@ -233,8 +232,10 @@ def _result_if_current(entry: dict[str, Any], loader: Loader, want_findings: boo
 
 
 def _encode_finding(finding: Finding) -> dict[str, Any]:
-    data = dataclasses.asdict(finding)
+    data = finding._asdict()  # shallow: the fix and its edits are NamedTuples too
     data["severity"] = int(finding.severity)
+    if finding.fix is not None:
+        data["fix"] = {**finding.fix._asdict(), "edits": [edit._asdict() for edit in finding.fix.edits]}
     return data
 
 

@@ -15,8 +15,7 @@ from __future__ import annotations
 import enum
 import os
 import sys
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, List, Optional
+from typing import TYPE_CHECKING, Any, List, Optional
 
 from . import __version__
 
@@ -92,9 +91,13 @@ def parse_version_option(text: str) -> tuple[int, ...]:
     return tuple(int(p) for p in parts)
 
 
-@dataclass(eq=False, repr=False)  # generating __eq__ and __repr__ for 36 fields would cost a few ms per start
 class LintOptions:
-    """One invocation's options: the typer command's parameters, name for name, with its defaults."""
+    """One invocation's options: the typer command's parameters, name for name, with its defaults.
+
+    Not a dataclass: a plain lint does not import dataclasses (see
+    findings.py). Each default is an immutable class attribute until an
+    option sets its own value.
+    """
 
     paths: Optional[List[str]] = None
     output_format: Format = Format.text
@@ -132,6 +135,17 @@ class LintOptions:
     use_cache: bool = False
     cache_dir: Optional[str] = None
     version: bool = False
+
+    def __init__(self, **values: Any) -> None:
+        for name, value in values.items():
+            if name not in self.__annotations__:
+                raise TypeError(f"LintOptions has no option {name!r}")
+            setattr(self, name, value)
+
+    @classmethod
+    def defaults(cls) -> dict[str, Any]:
+        """Every option by name, with its default."""
+        return {name: getattr(cls, name) for name in cls.__annotations__}
 
 
 def run(options: LintOptions) -> int:
@@ -390,13 +404,11 @@ def _plural(count: int, word: str, plural: str | None = None) -> str:
 
 def _emit(report: Report, format_name: str, output: str | None, statistics: bool, color: ColorMode) -> None:
     """The chosen report to stdout or --output, and the text report wherever a person reads it."""
-    import dataclasses
-
     from .reporters import render
     from .reporters.text import statistics as statistics_table
     from .reporters.text import summary_line
 
-    for_humans = dataclasses.replace(report, color=_use_color(color, sys.stdout))
+    for_humans = report.replace(color=_use_color(color, sys.stdout))
     human = sys.stdout
     if output:
         try:

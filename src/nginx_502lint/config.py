@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable
 
 from .findings import Severity
@@ -32,20 +31,39 @@ class ConfigError(Exception):
     """The configuration file is unreadable or invalid (exit 2)."""
 
 
-@dataclass
 class Config:
-    path: str | None = None
-    select: list[str] | None = None
-    ignore: list[str] = field(default_factory=list)
-    rule_options: dict[str, dict[str, Any]] = field(default_factory=dict)  # by rule id
-    severity: dict[str, Severity] = field(default_factory=dict)  # by rule id
-    per_file_ignores: dict[str, list[str]] = field(default_factory=dict)  # glob -> rule ids
-    nginx_version: str | None = None
-    php_fpm: list[str] = field(default_factory=list)
-    known_directives: list[str] = field(default_factory=list)
-    prefix: str | None = None
-    fail_on: str | None = None
-    page_size: int | None = None
+    """A configuration file's settings. A plain class, not a dataclass: see findings.py."""
+
+    __slots__ = ("path", "select", "ignore", "rule_options", "severity", "per_file_ignores", "nginx_version",
+                 "php_fpm", "known_directives", "prefix", "fail_on", "page_size")
+
+    def __init__(
+        self,
+        path: str | None = None,
+        select: list[str] | None = None,
+        ignore: list[str] | None = None,
+        rule_options: dict[str, dict[str, Any]] | None = None,
+        severity: dict[str, Severity] | None = None,
+        per_file_ignores: dict[str, list[str]] | None = None,
+        nginx_version: str | None = None,
+        php_fpm: list[str] | None = None,
+        known_directives: list[str] | None = None,
+        prefix: str | None = None,
+        fail_on: str | None = None,
+        page_size: int | None = None,
+    ) -> None:
+        self.path = path
+        self.select = select
+        self.ignore: list[str] = [] if ignore is None else ignore
+        self.rule_options: dict[str, dict[str, Any]] = {} if rule_options is None else rule_options  # by rule id
+        self.severity: dict[str, Severity] = {} if severity is None else severity  # by rule id
+        self.per_file_ignores: dict[str, list[str]] = {} if per_file_ignores is None else per_file_ignores  # glob -> ids
+        self.nginx_version = nginx_version
+        self.php_fpm: list[str] = [] if php_fpm is None else php_fpm
+        self.known_directives: list[str] = [] if known_directives is None else known_directives
+        self.prefix = prefix
+        self.fail_on = fail_on
+        self.page_size = page_size
 
 
 # --- discovery -------------------------------------------------------------------

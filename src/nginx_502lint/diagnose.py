@@ -12,7 +12,6 @@ explains says so, with the signature's cause and the values in effect.
 """
 from __future__ import annotations
 
-import dataclasses
 import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -533,8 +532,8 @@ def with_log_evidence(findings: Sequence[Finding], diagnosis: Diagnosis) -> list
             continue
         certain = any(_answered_5xx(g.group) for g in groups)
         seen = "; ".join(evidence_text(g.group) for g in groups)
-        merged.append(dataclasses.replace(
-            finding, message=f"{finding.message}; seen in {seen}",
+        merged.append(finding._replace(
+            message=f"{finding.message}; seen in {seen}",
             severity=Severity.ERROR if certain else finding.severity,
         ))
     merged.extend(log_findings(diagnosis))

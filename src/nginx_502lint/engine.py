@@ -23,7 +23,6 @@ import os
 import pkgutil
 import re
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, Iterable, NamedTuple
@@ -42,29 +41,53 @@ class RuleError(Exception):
     """A rule pack or rule option is invalid: a configuration error (exit 2)."""
 
 
-@dataclass
 class LintSettings:
-    """Everything a run is told, beyond the files themselves."""
+    """Everything a run is told, beyond the files themselves.
 
-    nginx_version: tuple[int, ...] | None = None
-    version_source: str = ""
-    host: bool = False
-    prefix: str | None = None
-    php_fpm: list[str] = field(default_factory=list)
-    known_directives: list[str] = field(default_factory=list)
-    page_size: int = 4096
-    rule_options: dict[str, dict[str, Any]] = field(default_factory=dict)
-    severity_overrides: dict[str, Severity] = field(default_factory=dict)
-    per_file_ignores: dict[str, list[str]] = field(default_factory=dict)  # glob (absolute or a bare file name) -> rule ids
-    extras: dict[str, Any] = field(default_factory=dict)
+    A plain class, not a dataclass: see findings.py. Weakly referenceable, as
+    pools.py keys a run's pools by it.
+    """
+
+    __slots__ = ("nginx_version", "version_source", "host", "prefix", "php_fpm", "known_directives", "page_size",
+                 "rule_options", "severity_overrides", "per_file_ignores", "extras", "__weakref__")
+
+    def __init__(
+        self,
+        nginx_version: tuple[int, ...] | None = None,
+        version_source: str = "",
+        host: bool = False,
+        prefix: str | None = None,
+        php_fpm: list[str] | None = None,
+        known_directives: list[str] | None = None,
+        page_size: int = 4096,
+        rule_options: dict[str, dict[str, Any]] | None = None,
+        severity_overrides: dict[str, Severity] | None = None,
+        per_file_ignores: dict[str, list[str]] | None = None,
+        extras: dict[str, Any] | None = None,
+    ) -> None:
+        self.nginx_version = nginx_version
+        self.version_source = version_source
+        self.host = host
+        self.prefix = prefix
+        self.php_fpm: list[str] = [] if php_fpm is None else php_fpm
+        self.known_directives: list[str] = [] if known_directives is None else known_directives
+        self.page_size = page_size
+        self.rule_options: dict[str, dict[str, Any]] = {} if rule_options is None else rule_options
+        self.severity_overrides: dict[str, Severity] = {} if severity_overrides is None else severity_overrides
+        # glob (absolute or a bare file name) -> rule ids
+        self.per_file_ignores: dict[str, list[str]] = {} if per_file_ignores is None else per_file_ignores
+        self.extras: dict[str, Any] = {} if extras is None else extras
+
+    def values(self) -> dict[str, Any]:
+        """Every setting by name (what dataclasses.asdict gave, without the deep copy)."""
+        return {name: getattr(self, name) for name in self.__slots__ if name != "__weakref__"}
 
     @property
     def version_text(self) -> str:
         return ".".join(map(str, self.nginx_version)) if self.nginx_version else ""
 
 
-@dataclass
-class RuleSpec:
+class RuleSpec(NamedTuple):
     id: str
     slug: str
     severity: Severity

@@ -7,7 +7,7 @@ a location without dropping the ones it inherits today (every fix that adds a
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .findings import Edit
 from .model import Model
@@ -27,8 +27,7 @@ def entry_key(node: Node) -> str:
     return node.args[0].lower() if node.args else ""
 
 
-@dataclass(frozen=True)
-class Dropped:
+class Dropped(NamedTuple):
     """The entries `level` does not inherit because it sets its own."""
 
     directive: str

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import weakref
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .engine import RuleContext
 from .model import Model, PassSite, Upstream, has_variables
@@ -43,8 +43,7 @@ def new_defaults(ctx: RuleContext) -> bool:
 
 # --- the pool ---------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Pool:
+class Pool(NamedTuple):
     upstream: Upstream
     connections: int
     node: Node | None  # the `keepalive` directive; None for the 1.29.7 default
@@ -86,8 +85,7 @@ def keepalive_timeout_ms(ctx: RuleContext, upstream: Upstream) -> tuple[int | No
 
 # --- what the location sends -------------------------------------------------------
 
-@dataclass(frozen=True)
-class HttpVersion:
+class HttpVersion(NamedTuple):
     value: str
     node: Node | None  # the proxy_http_version in effect; None for the default
 
@@ -109,8 +107,7 @@ def http_version(ctx: RuleContext, model: Model, block: Node) -> HttpVersion:
     return HttpVersion("1.1" if new_defaults(ctx) else "1.0", None)
 
 
-@dataclass(frozen=True)
-class ConnectionHeader:
+class ConnectionHeader(NamedTuple):
     """The Connection header nginx sends upstream for an ordinary request (no Upgrade)."""
 
     value: str | None  # "close", "" (no header), another literal; None when it cannot be told
@@ -240,8 +237,7 @@ def _literal(entry: Node, block: Node) -> tuple[str, Node, Node] | None:
 
 # --- the verdict for a site -----------------------------------------------------------
 
-@dataclass(frozen=True)
-class SitePooling:
+class SitePooling(NamedTuple):
     """Whether requests from this site reuse pooled connections."""
 
     site: PassSite

@@ -2,8 +2,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from .dump import looks_like_dump, split_dump
 from .engine import LintSettings, Registry
@@ -18,19 +17,36 @@ if TYPE_CHECKING:
 STDIN = "-"
 
 
-@dataclass
 class Input:
-    """One thing to lint: a path on disk, or text that came from stdin."""
+    """One thing to lint: a path on disk, or text that came from stdin.
 
-    path: str
-    text: str | None = None
+    A plain class, not a dataclass: see findings.py.
+    """
+
+    __slots__ = ("path", "text")
+
+    def __init__(self, path: str, text: str | None = None) -> None:
+        self.path = path
+        self.text = text
+
+    def __repr__(self) -> str:
+        return f"Input(path={self.path!r}, text={self.text!r})"
+
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self.path, self.text) == (other.path, other.text)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as it was as a dataclass
 
 
-@dataclass
 class Linted:
-    config: ParsedConfig
-    model: Model
-    findings: list[Finding] = field(default_factory=list)
+    __slots__ = ("config", "model", "findings")
+
+    def __init__(self, config: ParsedConfig, model: Model, findings: list[Finding] | None = None) -> None:
+        self.config = config
+        self.model = model
+        self.findings: list[Finding] = [] if findings is None else findings
 
 
 def read_stdin_input(data: bytes, stdin_filename: str | None) -> Input:

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 from .parse import Node, ParsedConfig, SourceFile, gc_paused
 
@@ -47,9 +46,12 @@ def context_of_node(node: Node) -> str:
 
 # --- values in effect -------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Setting:
-    """The effective value of one directive at one block."""
+class Setting(NamedTuple):
+    """The effective value of one directive at one block.
+
+    NamedTuples and plain classes, not dataclasses, for the model's records:
+    see findings.py.
+    """
 
     name: str
     nodes: tuple[Node, ...]
@@ -77,17 +79,33 @@ class Setting:
 
 # --- targets ----------------------------------------------------------------------
 
-@dataclass
 class Target:
-    raw: str
-    scheme: str | None = None
-    host: str | None = None
-    port: int | None = None
-    unix_path: str | None = None
-    uri: str | None = None
-    variables: bool = False
-    error: str | None = None
-    upstream: Upstream | None = None
+    __slots__ = ("raw", "scheme", "host", "port", "unix_path", "uri", "variables", "error", "upstream")
+
+    def __init__(
+        self,
+        raw: str,
+        scheme: str | None = None,
+        host: str | None = None,
+        port: int | None = None,
+        unix_path: str | None = None,
+        uri: str | None = None,
+        variables: bool = False,
+        error: str | None = None,
+        upstream: Upstream | None = None,
+    ) -> None:
+        self.raw = raw
+        self.scheme = scheme
+        self.host = host
+        self.port = port
+        self.unix_path = unix_path
+        self.uri = uri
+        self.variables = variables
+        self.error = error
+        self.upstream = upstream
+
+    def __repr__(self) -> str:
+        return f"Target({self.raw!r}, error={self.error!r})"
 
     @property
     def is_unix(self) -> bool:
@@ -196,15 +214,18 @@ def _split_host_port(text: str) -> tuple[str, str | None]:
 
 # --- upstreams --------------------------------------------------------------------
 
-@dataclass
 class UpstreamServer:
-    node: Node
-    address: str
-    host: str | None
-    port: int | None
-    unix_path: str | None
-    params: dict[str, str]
-    flags: frozenset[str]
+    __slots__ = ("node", "address", "host", "port", "unix_path", "params", "flags")
+
+    def __init__(self, node: Node, address: str, host: str | None, port: int | None, unix_path: str | None,
+                 params: dict[str, str], flags: frozenset[str]) -> None:
+        self.node = node
+        self.address = address
+        self.host = host
+        self.port = port
+        self.unix_path = unix_path
+        self.params = params
+        self.flags = flags
 
     @property
     def down(self) -> bool:
@@ -219,12 +240,18 @@ class UpstreamServer:
         return "resolve" in self.flags
 
 
-@dataclass
 class Upstream:
-    name: str
-    node: Node
-    servers: list[UpstreamServer] = field(default_factory=list)
-    directives: dict[str, list[Node]] = field(default_factory=dict)
+    __slots__ = ("name", "node", "servers", "directives")
+
+    def __init__(self, name: str, node: Node, servers: list[UpstreamServer] | None = None,
+                 directives: dict[str, list[Node]] | None = None) -> None:
+        self.name = name
+        self.node = node
+        self.servers: list[UpstreamServer] = [] if servers is None else servers
+        self.directives: dict[str, list[Node]] = {} if directives is None else directives
+
+    def __repr__(self) -> str:
+        return f"Upstream({self.name!r}, {self.node.where})"
 
     def get(self, name: str) -> Node | None:
         nodes = self.directives.get(name)
@@ -258,13 +285,18 @@ def parse_upstream_server(node: Node) -> UpstreamServer:
 
 # --- pass sites ------------------------------------------------------------------
 
-@dataclass
 class PassSite:
-    node: Node
-    module: str
-    target: Target
-    block: Node
-    model: Model
+    __slots__ = ("node", "module", "target", "block", "model")
+
+    def __init__(self, node: Node, module: str, target: Target, block: Node, model: Model) -> None:
+        self.node = node
+        self.module = module
+        self.target = target
+        self.block = block
+        self.model = model
+
+    def __repr__(self) -> str:
+        return f"PassSite({self.node!r})"
 
     @property
     def location(self) -> Node | None:

@@ -20,9 +20,8 @@ import re
 import threading
 from array import array
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, NamedTuple
 
 from . import fastlex
 
@@ -102,13 +101,21 @@ def format_directive(name: str, args: list[str] | tuple[str, ...]) -> str:
     return " ".join([name, *(quote_arg(a) for a in args)]) + ";"
 
 
-@dataclass
 class SourceFile:
-    path: str
-    text: str
-    comments: list[tuple[int, str]] = field(default_factory=list)
-    analysed: bool = True
-    _line_starts: array | None = None
+    # Plain classes and NamedTuples, not dataclasses, here and in every module a
+    # lint imports: see findings.py.
+    __slots__ = ("path", "text", "comments", "analysed", "_line_starts")
+
+    def __init__(self, path: str, text: str, comments: list[tuple[int, str]] | None = None,
+                 analysed: bool = True) -> None:
+        self.path = path
+        self.text = text
+        self.comments: list[tuple[int, str]] = [] if comments is None else comments
+        self.analysed = analysed
+        self._line_starts: array | None = None
+
+    def __repr__(self) -> str:
+        return f"SourceFile(path={self.path!r}, {len(self.text)} characters, analysed={self.analysed})"
 
     def line_text(self, line: int) -> str:
         # Offsets, not a list of line strings: reporters ask for a few lines of
@@ -127,8 +134,7 @@ class SourceFile:
         return index + 1 if index >= 0 else 1
 
 
-@dataclass(frozen=True)
-class ParseProblem:
+class ParseProblem(NamedTuple):
     """A fact the parser found; rules E001 and E006 turn these into findings."""
 
     rule: str  # "E001" or "E006"
@@ -138,21 +144,35 @@ class ParseProblem:
     detail: str = ""
 
 
-@dataclass
 class ParsedConfig:
-    root: Node
-    main_file: str
-    files: dict[str, SourceFile]
-    problems: list[ParseProblem]
-    fragment_context: str | None = None
-    includes: list[tuple[Node, list[str]]] = field(default_factory=list)
-    # What the result depends on, for the result cache: every file read
-    # (shown path -> (real path, digest); the digest is "" unless the Loader
-    # was asked for digests) and every include pattern's resolution;
-    # `complete` is False when some file could not be read at all.
-    digests: dict[str, tuple[str, str]] = field(default_factory=dict)
-    resolutions: list[tuple[str, str, tuple[str, ...] | None]] = field(default_factory=list)
-    complete: bool = True
+    __slots__ = ("root", "main_file", "files", "problems", "fragment_context", "includes", "digests", "resolutions",
+                 "complete")
+
+    def __init__(
+        self,
+        root: Node,
+        main_file: str,
+        files: dict[str, SourceFile],
+        problems: list[ParseProblem],
+        fragment_context: str | None = None,
+        includes: list[tuple[Node, list[str]]] | None = None,
+        digests: dict[str, tuple[str, str]] | None = None,
+        resolutions: list[tuple[str, str, tuple[str, ...] | None]] | None = None,
+        complete: bool = True,
+    ) -> None:
+        self.root = root
+        self.main_file = main_file
+        self.files = files
+        self.problems = problems
+        self.fragment_context = fragment_context
+        self.includes: list[tuple[Node, list[str]]] = [] if includes is None else includes
+        # What the result depends on, for the result cache: every file read
+        # (shown path -> (real path, digest); the digest is "" unless the Loader
+        # was asked for digests) and every include pattern's resolution;
+        # `complete` is False when some file could not be read at all.
+        self.digests: dict[str, tuple[str, str]] = {} if digests is None else digests
+        self.resolutions: list[tuple[str, str, tuple[str, ...] | None]] = [] if resolutions is None else resolutions
+        self.complete = complete
 
     def source(self, path: str) -> SourceFile | None:
         return self.files.get(path)
@@ -459,7 +479,6 @@ def _clean_error(message: str, file: str) -> str:
 
 # --- loader ----------------------------------------------------------------------
 
-@dataclass
 class _Parsed:
     """One file, parsed once per Loader however often it is included.
 
@@ -468,15 +487,17 @@ class _Parsed:
     sites get a copy without what the first site spliced in from includes.
     """
 
-    nodes: list[Node]
-    source: SourceFile
-    problems: list[tuple[int, str]]
-    digest: str
-    placed: bool = False
+    __slots__ = ("nodes", "source", "problems", "digest", "placed")
+
+    def __init__(self, nodes: list[Node], source: SourceFile, problems: list[tuple[int, str]], digest: str) -> None:
+        self.nodes = nodes
+        self.source = source
+        self.problems = problems
+        self.digest = digest
+        self.placed = False
 
 
-@dataclass
-class _Unreadable:
+class _Unreadable(NamedTuple):
     reason: str
     problem: tuple[int, str] | None = None  # a reading problem about the file itself (UTF-16, NUL)
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterable
 
 from .findings import Finding, Fix, Severity
@@ -33,24 +32,30 @@ _VERBS = ("ignore", "ignore-file")
 _SEPARATOR = "--"
 
 
-@dataclass
 class Selector:
-    text: str
-    rules: frozenset[str]  # empty when the name is unknown
-    used: bool = False
+    # Plain classes, not dataclasses: see findings.py.
+    __slots__ = ("text", "rules", "used")
+
+    def __init__(self, text: str, rules: frozenset[str], used: bool = False) -> None:
+        self.text = text
+        self.rules = rules  # empty when the name is unknown
+        self.used = used
 
 
-@dataclass
 class Suppression:
-    file: str
-    line: int
-    column: int
-    verb: str
-    selectors: list[Selector]
-    reason: str
-    target: int | None  # the line it covers; None for ignore-file
-    problem: str = ""  # why it can never suppress anything
-    unseparated: str = ""  # words after the rules that lack the ' -- '
+    __slots__ = ("file", "line", "column", "verb", "selectors", "reason", "target", "problem", "unseparated")
+
+    def __init__(self, file: str, line: int, column: int, verb: str, selectors: list[Selector], reason: str,
+                 target: int | None, problem: str = "", unseparated: str = "") -> None:
+        self.file = file
+        self.line = line
+        self.column = column
+        self.verb = verb
+        self.selectors = selectors
+        self.reason = reason
+        self.target = target  # the line it covers; None for ignore-file
+        self.problem = problem  # why it can never suppress anything
+        self.unseparated = unseparated  # words after the rules that lack the ' -- '
 
     def covers(self, finding: Finding) -> Selector | None:
         if finding.file != self.file or self.problem:
@@ -137,14 +142,16 @@ def ignored_by_file_pattern(path: str, patterns: dict[str, list[str]]) -> set[st
     return ignored
 
 
-@dataclass
 class _Pass:
-    registry: Registry
-    ran: set[str]
-    settings: LintSettings
-    suppressions: list[Suppression] = field(default_factory=list)
-    by_file: dict[str, list[Suppression]] = field(default_factory=dict)
-    _file_ignores: dict[str, set[str]] = field(default_factory=dict)
+    __slots__ = ("registry", "ran", "settings", "suppressions", "by_file", "_file_ignores")
+
+    def __init__(self, registry: Registry, ran: set[str], settings: LintSettings) -> None:
+        self.registry = registry
+        self.ran = ran
+        self.settings = settings
+        self.suppressions: list[Suppression] = []
+        self.by_file: dict[str, list[Suppression]] = {}
+        self._file_ignores: dict[str, set[str]] = {}
 
     def add(self, found: list[Suppression]) -> None:
         self.suppressions.extend(found)

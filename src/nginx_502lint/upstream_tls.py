@@ -9,7 +9,7 @@ NGX_SSL_DEFAULT_PROTOCOLS, shared by `ssl_protocols` and every `*_ssl_protocols`
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .engine import RuleContext
 from .model import Model, PassSite, Setting, is_ip
@@ -55,8 +55,7 @@ def backend_hostnames(site: PassSite) -> list[str]:
     return []
 
 
-@dataclass(frozen=True)
-class TlsName:
+class TlsName(NamedTuple):
     """The name nginx sends as SNI and checks the certificate against."""
 
     value: str
@@ -95,8 +94,7 @@ def default_protocols_words(version: tuple[int, ...] | None) -> str:
     return "the version's default"
 
 
-@dataclass(frozen=True)
-class Protocols:
+class Protocols(NamedTuple):
     values: tuple[str, ...] | None  # None: the default of an unknown version
     node: Node | None
 

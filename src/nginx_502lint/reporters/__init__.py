@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import importlib
 import os
-from dataclasses import dataclass, field
 from typing import Any
 
 from ..findings import Finding
@@ -14,17 +13,39 @@ REPOSITORY_URL = "https://github.com/nginx-502lint/nginx-502lint"
 RULE_DOCS_URL = REPOSITORY_URL + "/blob/main/docs/rules/{id}.md"
 
 
-@dataclass
 class Report:
-    findings: list[Finding]
-    files: list[str]
-    rules: dict[str, Any] = field(default_factory=dict)  # id -> RuleSpec, for formats that describe rules
-    color: bool = False
-    tool_version: str = ""
-    root: str = "."  # paths in SARIF, GitHub and GitLab reports are relative to it
-    sources: dict[str, Any] = field(default_factory=dict)  # path -> parse.SourceFile
-    notes: list[str] = field(default_factory=list)  # human lines for the summary (baseline, cut annotations)
-    extras: dict[str, Any] = field(default_factory=dict)
+    """What a format renders. A plain class, not a dataclass: see findings.py."""
+
+    __slots__ = ("findings", "files", "rules", "color", "tool_version", "root", "sources", "notes", "extras")
+
+    def __init__(
+        self,
+        findings: list[Finding],
+        files: list[str],
+        rules: dict[str, Any] | None = None,
+        color: bool = False,
+        tool_version: str = "",
+        root: str = ".",
+        sources: dict[str, Any] | None = None,
+        notes: list[str] | None = None,
+        extras: dict[str, Any] | None = None,
+    ) -> None:
+        self.findings = findings
+        self.files = files
+        self.rules: dict[str, Any] = {} if rules is None else rules  # id -> RuleSpec, for formats that describe rules
+        self.color = color
+        self.tool_version = tool_version
+        self.root = root  # paths in SARIF, GitHub and GitLab reports are relative to it
+        self.sources: dict[str, Any] = {} if sources is None else sources  # path -> parse.SourceFile
+        # human lines for the summary (baseline, cut annotations)
+        self.notes: list[str] = [] if notes is None else notes
+        self.extras: dict[str, Any] = {} if extras is None else extras
+
+    def replace(self, **changes: Any) -> Report:
+        """A shallow copy with `changes`, as dataclasses.replace made."""
+        values = {name: getattr(self, name) for name in self.__slots__}
+        values.update(changes)
+        return Report(**values)
 
     def source(self, path: str) -> Any:
         return self.sources.get(path) or self.extras.get("sources", {}).get(path)
