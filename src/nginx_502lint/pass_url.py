@@ -272,7 +272,7 @@ def _custom_body_blocks(model: Model) -> Iterator[Node]:
     for name in model.names():
         nodes = model.nodes(name)
         # Whether a body is custom depends on the block's name only.
-        if model.context_inside(nodes[0]) == "custom":
+        if nodes and model.context_inside(nodes[0]) == "custom":
             yield from (node for node in nodes if node.block)
 
 
