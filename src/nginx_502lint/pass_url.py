@@ -16,7 +16,6 @@ from __future__ import annotations
 import ipaddress
 import re
 import weakref
-from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Iterable, Iterator, NamedTuple
 
@@ -195,17 +194,25 @@ def _is_ipv6(text: str) -> bool:
 
 # --- the upstream list -------------------------------------------------------------
 
-@dataclass
+# Plain classes and NamedTuples rather than dataclasses: importing dataclasses costs
+# every lint tens of milliseconds (see findings.py).
 class UpstreamEntry:
     """One element of nginx's `umcf->upstreams`: an `upstream{}` block or an implicit one."""
 
-    host: str
-    port: int
-    no_port: bool
-    node: Node  # the upstream block, or the pass directive that created it
-    explicit: bool  # NGX_HTTP_UPSTREAM_CREATE: an upstream{} block
-    has_server: bool  # nginx made the implicit server at once (address known, port set)
-    users: list[Node] = field(default_factory=list)
+    __slots__ = ("host", "port", "no_port", "node", "explicit", "has_server", "users")
+
+    def __init__(self, host: str, port: int, no_port: bool, node: Node, explicit: bool, has_server: bool,
+                 users: list[Node] | None = None) -> None:
+        self.host = host
+        self.port = port
+        self.no_port = no_port
+        self.node = node  # the upstream block, or the pass directive that created it
+        self.explicit = explicit  # NGX_HTTP_UPSTREAM_CREATE: an upstream{} block
+        self.has_server = has_server  # nginx made the implicit server at once (address known, port set)
+        self.users: list[Node] = [] if users is None else users
+
+    def __repr__(self) -> str:
+        return f"UpstreamEntry({self.host!r}, {self.port}, explicit={self.explicit})"
 
 
 class PassTarget(NamedTuple):
@@ -214,8 +221,7 @@ class PassTarget(NamedTuple):
     url: PassUrl
 
 
-@dataclass(frozen=True)
-class TargetProblem:
+class TargetProblem(NamedTuple):
     node: Node  # the pass directive to fix
     url: PassUrl
     kind: str  # "url", "port_on_upstream", "no_port"
