@@ -103,3 +103,68 @@ def test_the_default_registry_does_not_import_importlib_metadata_or_jsonschema(t
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path,
                             env=dict(os.environ), check=False)
     assert result.stdout.strip() == "[]", result.stdout + result.stderr
+
+
+# --- what a plain lint imports, and how it leaves the collector -----------------------
+
+SMALL_CONF = """events {}
+http {
+    upstream app { server 127.0.0.1:8080; keepalive 8; }
+    server {
+        listen 80;
+        location / { proxy_pass http://app; }
+        location ~ \\.php$ { fastcgi_pass unix:/run/php/php-fpm.sock; include fastcgi_params; }
+    }
+}
+"""
+# The modules of rules that need php-fpm pools or --host cost more together
+# than linting a small config; jsonschema, importlib.metadata and email even more.
+NOT_ON_A_PLAIN_LINT = (
+    "jsonschema", "importlib.metadata", "email",
+    "nginx_502lint.pools", "nginx_502lint.phpfpm", "nginx_502lint.socket_access", "nginx_502lint.hostcheck",
+)
+
+
+def _run_in_a_fresh_interpreter(code: str, cwd: Path) -> str:
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=cwd,
+                            env=dict(os.environ), check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("output_format", ["text", "json", "sarif", "github"])
+def test_a_plain_lint_does_not_import_the_pool_and_host_helpers(
+        tmp_path: Path, output_format: str) -> None:
+    (tmp_path / "nginx.conf").write_text(SMALL_CONF)
+    # as the console script runs it: main() reads sys.argv (against what the interpreter loaded before)
+    code = ("import sys\nbefore = set(sys.modules)\n"
+            f"sys.argv = ['nginx-502lint', 'nginx.conf', '--format', {output_format!r}, '--exit-zero']\n"
+            "from nginx_502lint.cli import main\ncode = main()\nassert code == 0, code\n"
+            f"print(sorted(m for m in {NOT_ON_A_PLAIN_LINT!r} if m in sys.modules and m not in before))\n")
+    assert _run_in_a_fresh_interpreter(code, tmp_path) == "[]"
+
+
+def test_the_rules_that_cannot_run_still_load_their_helpers_when_they_run(tmp_path: Path) -> None:
+    (tmp_path / "nginx.conf").write_text(SMALL_CONF)
+    (tmp_path / "www.conf").write_text("[www]\nlisten = /run/php/php8.2-fpm.sock\n")
+    code = ("import sys\nfrom nginx_502lint.cli import main\n"
+            "code = main(['nginx.conf', '--php-fpm', 'www.conf', '--select', 'F401,F402,T105', '--format', 'json'])\n"
+            "print(code, sorted(m for m in ('nginx_502lint.pools', 'nginx_502lint.phpfpm', 'nginx_502lint.socket_access')"
+            " if m in sys.modules))\n")
+    assert _run_in_a_fresh_interpreter(code, tmp_path) == (
+        "1 ['nginx_502lint.phpfpm', 'nginx_502lint.pools', 'nginx_502lint.socket_access']")
+
+
+def test_main_with_argv_and_lint_leave_the_collector_as_they_found_it(tmp_path: Path) -> None:
+    (tmp_path / "nginx.conf").write_text(SMALL_CONF)
+    code = ("import gc\nfrom nginx_502lint.cli import main\nfrom nginx_502lint.lint import lint_paths\n"
+            "main(['nginx.conf', '--exit-zero'])\nafter_main = (gc.isenabled(), gc.get_freeze_count())\n"
+            "lint_paths(['nginx.conf'])\nprint(after_main, (gc.isenabled(), gc.get_freeze_count()))\n")
+    assert _run_in_a_fresh_interpreter(code, tmp_path) == "(True, 0) (True, 0)"
+
+
+def test_the_console_run_keeps_the_collector_off_its_tree_and_restores_it(tmp_path: Path) -> None:
+    (tmp_path / "nginx.conf").write_text(SMALL_CONF)
+    code = ("import gc, sys\nsys.argv = ['nginx-502lint', 'nginx.conf', '--exit-zero']\n"
+            "from nginx_502lint.cli import main\nmain()\nprint(gc.isenabled(), gc.get_freeze_count() > 0)\n")
+    assert _run_in_a_fresh_interpreter(code, tmp_path) == "True True"
