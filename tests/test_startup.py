@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from nginx_502lint.engine import ENTRY_POINT_GROUP, Registry, may_declare_entry_points
+from nginx_502lint.engine import ENTRY_POINT_GROUP, Registry, may_declare_entry_points, module_names
 
 RULE = '''"""Fake rule from an installed pack."""
 ID = "Z991"
@@ -120,7 +120,7 @@ http {
 # The modules of rules that need php-fpm pools or --host cost more together
 # than linting a small config; jsonschema, importlib.metadata and email even more.
 NOT_ON_A_PLAIN_LINT = (
-    "jsonschema", "importlib.metadata", "email",
+    "jsonschema", "importlib.metadata", "email", "pkgutil", "threading",
     "nginx_502lint.pools", "nginx_502lint.phpfpm", "nginx_502lint.socket_access", "nginx_502lint.hostcheck",
 )
 
@@ -168,3 +168,26 @@ def test_the_console_run_keeps_the_collector_off_its_tree_and_restores_it(tmp_pa
     code = ("import gc, sys\nsys.argv = ['nginx-502lint', 'nginx.conf', '--exit-zero']\n"
             "from nginx_502lint.cli import main\nmain()\nprint(gc.isenabled(), gc.get_freeze_count() > 0)\n")
     assert _run_in_a_fresh_interpreter(code, tmp_path) == "True True"
+
+
+@pytest.mark.parametrize("package", ["nginx_502lint.rules", "nginx_502lint", "nginx_502lint.reporters", "email", "encodings"])
+def test_module_names_lists_what_pkgutil_lists(package: str) -> None:
+    import importlib
+    import pkgutil
+
+    path = importlib.import_module(package).__path__
+    assert module_names(path) == [info.name for info in pkgutil.iter_modules(path)]
+
+
+def test_module_names_of_folders_with_packages_and_odd_files(tmp_path: Path) -> None:
+    import pkgutil
+
+    for name in ("a001_rule.py", "b.pyc", "c.txt", "__init__.py", "d.e.py", "same.py"):
+        (tmp_path / name).write_text("")
+    for folder, init in (("pkg", True), ("same", True), ("plain", False), ("dotted.pkg", True)):
+        (tmp_path / folder).mkdir()
+        if init:
+            (tmp_path / folder / "__init__.py").write_text("")
+    missing = tmp_path / "missing"
+    assert module_names([str(tmp_path), str(missing)]) == [info.name for info in pkgutil.iter_modules([str(tmp_path), str(missing)])]
+    assert module_names([str(tmp_path)]) == [info.name for info in pkgutil.iter_modules([str(tmp_path)])]
