@@ -9,9 +9,8 @@ from __future__ import annotations
 import json
 import os
 import re
-from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, quote_from_bytes
 
 from ..findings import Finding, Severity
 from ..fingerprints import line_hash, with_occurrences
@@ -41,7 +40,7 @@ def render(report: Report) -> str:
                 "rules": [_descriptor(rule_id, report) for rule_id in rule_ids],
             }
         },
-        "originalUriBaseIds": {SRCROOT: {"uri": Path(os.path.abspath(report.root)).as_uri() + "/"}},
+        "originalUriBaseIds": {SRCROOT: {"uri": _folder_uri(report.root)}},
         "results": _results(report, index),
         "columnKind": "unicodeCodePoints",
     }
@@ -114,8 +113,15 @@ def _artifact(report: Report, path: str) -> dict[str, Any]:
     if relative is not None:
         return {"uri": quote(relative), "uriBaseId": SRCROOT}
     if os.path.isabs(path):
+        from pathlib import Path  # rare: only for files outside the repository
+
         return {"uri": Path(path).as_uri()}
     return {"uri": quote(path.replace(os.sep, "/"))}  # a name with no place on disk (<stdin>)
+
+
+def _folder_uri(folder: str) -> str:
+    """Path(os.path.abspath(folder)).as_uri() + "/", without importing pathlib on every SARIF run."""
+    return "file://" + quote_from_bytes(os.fsencode(os.path.abspath(folder))) + "/"
 
 
 def _section(doc: str, heading: str) -> str:
