@@ -13,6 +13,7 @@ upstream failure in the log that answered clients with 5xx also exits 1.
 from __future__ import annotations
 
 import enum
+import gc
 import os
 import sys
 from typing import TYPE_CHECKING, Any, List, Optional
@@ -466,31 +467,6 @@ def _echo(text: str) -> None:
     sys.stdout.flush()
 
 
-def _run_before_exit(options: LintOptions) -> int:
-    """`run` for a process that ends right after it, with the cyclic collector off.
-
-    A linted tree is all parent/child cycles. The collector would rescan it
-    while the report is rendered (~0.3 s of a 2.5 MB lint) and again when the
-    interpreter exits (~1 s), only to free memory the exit frees anyway; even
-    for a small config the exit collection of every imported module costs
-    ~20 ms. So no automatic collection while this runs, and what is alive at
-    the end moves to the permanent generation, which the exit collection
-    skips. The library's `lint()` pauses the collector only while it builds
-    and checks a tree; this is for the console script alone. Only plain lints
-    get here: --fix, which lints several times over, keeps the collector.
-    """
-    import gc
-
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return run(options)
-    finally:
-        gc.freeze()
-        if was_enabled:
-            gc.enable()
-
-
 def _probe_report(settings: LintSettings) -> object:
     """What --probe found, for the reporters; None when it did not run (its module is then not even loaded)."""
     probe = sys.modules.get(f"{__package__}.probe")
@@ -501,10 +477,21 @@ def main(argv: list[str] | None = None) -> int:
     """The console script: the fast path for a plain lint, typer for everything else.
 
     Without `argv` this is the process's own run (the console script, python -m),
-    which exits when it returns; with `argv` (tests, embedding) it leaves the
-    interpreter as it found it.
+    which exits when it returns, and a plain lint runs with the cyclic collector
+    off. The imports of a lint create tens of thousands of objects, and a linted
+    tree is all parent/child cycles: the collector would rescan them while the
+    modules load (a few ms), while the report is rendered (~0.3 s of a 2.5 MB
+    lint) and once more at interpreter exit (~20 ms for a small config, ~1 s for
+    2.5 MB), only to free memory the exit frees anyway. What is alive at the end
+    moves to the permanent generation, which the exit collection skips.
+    Everything else (--fix lints several times over) keeps the collector, and
+    with `argv` (tests, embedding) main leaves the interpreter as it found it;
+    the library's lint() pauses the collector only while it builds and checks a tree.
     """
     args = sys.argv[1:] if argv is None else list(argv)
+    process_run, collector_was_on = argv is None, gc.isenabled()
+    if process_run:
+        gc.disable()
     try:
         options = None
         if not os.environ.get(FORCE_TYPER_ENV):
@@ -512,7 +499,9 @@ def main(argv: list[str] | None = None) -> int:
 
             options = parse_plain_invocation(args)
         if options is not None:
-            return _run_before_exit(options) if argv is None else run(options)
+            return run(options)
+        if collector_was_on:
+            gc.enable()
         from .cli_typer import invoke
 
         return invoke(args)
@@ -528,3 +517,8 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_USAGE
         sys.stderr.write(f"nginx-502lint: internal error: {type(error).__name__}: {error}\n")
         return EXIT_USAGE
+    finally:
+        if process_run:
+            gc.freeze()
+            if collector_was_on:
+                gc.enable()
