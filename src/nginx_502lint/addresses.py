@@ -9,14 +9,13 @@ nginx treats them.
 """
 from __future__ import annotations
 
-import difflib
 import ipaddress
 import itertools
 import posixpath
 import re
 import weakref
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from .model import Model, PassSite, Target, Upstream, UpstreamServer, has_variables, is_ip, parse_target
 from .parse import Node
@@ -81,6 +80,8 @@ def find_upstream(model: Model, name: str | None, stream: bool = False) -> Upstr
 
 
 def closest_upstream(model: Model, name: str, cutoff: float = 0.6) -> str | None:
+    import difflib  # here: only a pass to a single-label host that no upstream defines gets this far
+
     names = {n.lower(): n for n in model.upstreams}
     match = difflib.get_close_matches(name.lower(), list(names), n=1, cutoff=cutoff)
     return names[match[0]] if match else None
@@ -110,8 +111,7 @@ def with_host(address: str, new_host: str) -> str:
 
 # --- variables -----------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Expansion:
+class Expansion(NamedTuple):  # NamedTuples, not dataclasses, as every lint imports this: see findings.py
     """A text with the variables the config gives a value for substituted."""
 
     text: str
@@ -217,8 +217,7 @@ def expand(model: Model, block: Node, text: str, depth: int = 0) -> list[Expansi
 
 # --- destinations --------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Destination:
+class Destination(NamedTuple):
     """One address nginx connects to, and the directive that says so."""
 
     node: Node
@@ -443,8 +442,7 @@ def maybe_upstream_elsewhere(model: Model, dest: Destination, on_host: bool = Fa
             and (not has_default_port(dest) or unseen_http_config(model, on_host)))
 
 
-@dataclass(frozen=True)
-class UndefinedName:
+class UndefinedName(NamedTuple):
     """A host that reads like an upstream name nobody defined."""
 
     reason: str  # "typo", "single-label", "names-upstream"

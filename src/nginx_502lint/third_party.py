@@ -13,16 +13,14 @@ from __future__ import annotations
 
 import fnmatch
 import os
-from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 from .engine import LintSettings
 from .model import Model
 from .parse import Node
 
 
-@dataclass(frozen=True)
-class Family:
+class Family(NamedTuple):  # not a dataclass, as every lint imports this: see findings.py
     title: str
     module_files: tuple[str, ...]  # load_module file names without ".so"
     patterns: tuple[str, ...]  # the globs a user declares for it
@@ -70,13 +68,16 @@ def module_file(node: Node) -> str:
     return base.removesuffix(".so")
 
 
-@dataclass
 class ThirdParty:
     """The run's declarations and the config's clues about modules from outside nginx."""
 
-    declared_patterns: tuple[str, ...]
-    load_modules: tuple[Node, ...]
-    lua_evidence: Node | None
+    __slots__ = ("declared_patterns", "load_modules", "lua_evidence")
+
+    def __init__(self, declared_patterns: tuple[str, ...], load_modules: tuple[Node, ...],
+                 lua_evidence: Node | None) -> None:
+        self.declared_patterns = declared_patterns
+        self.load_modules = load_modules
+        self.lua_evidence = lua_evidence
 
     @classmethod
     def from_config(cls, model: Model, declared: Iterable[str]) -> ThirdParty:
