@@ -117,9 +117,12 @@ http {
     }
 }
 """
-# The modules of rules that need php-fpm pools or --host cost more together
-# than linting a small config; jsonschema, importlib.metadata and email even more.
+# dataclasses (with the inspect, ast, dis and tokenize it imports),
+# importlib.resources (with pathlib, tempfile and zipfile) and the modules of
+# rules that need php-fpm pools or --host cost more together than linting a
+# small config; jsonschema, importlib.metadata and email even more.
 NOT_ON_A_PLAIN_LINT = (
+    "dataclasses", "inspect", "ast", "importlib.resources", "pathlib", "tempfile", "zipfile", "difflib",
     "jsonschema", "importlib.metadata", "email", "pkgutil", "threading",
     "nginx_502lint.pools", "nginx_502lint.phpfpm", "nginx_502lint.socket_access", "nginx_502lint.hostcheck",
 )
@@ -133,7 +136,7 @@ def _run_in_a_fresh_interpreter(code: str, cwd: Path) -> str:
 
 
 @pytest.mark.parametrize("output_format", ["text", "json", "sarif", "github"])
-def test_a_plain_lint_does_not_import_the_pool_and_host_helpers(
+def test_a_plain_lint_does_not_import_dataclasses_inspect_or_the_pool_and_host_helpers(
         tmp_path: Path, output_format: str) -> None:
     (tmp_path / "nginx.conf").write_text(SMALL_CONF)
     # as the console script runs it: main() reads sys.argv (against what the interpreter loaded before)
@@ -191,3 +194,14 @@ def test_module_names_of_folders_with_packages_and_odd_files(tmp_path: Path) -> 
     missing = tmp_path / "missing"
     assert module_names([str(tmp_path), str(missing)]) == [info.name for info in pkgutil.iter_modules([str(tmp_path), str(missing)])]
     assert module_names([str(tmp_path)]) == [info.name for info in pkgutil.iter_modules([str(tmp_path)])]
+
+
+def test_the_directive_table_loads_from_package_resources_when_no_file_sits_next_to_the_module(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from nginx_502lint import directives
+
+    from_file = directives.Directives.load()
+    monkeypatch.setattr(directives, "__file__", "/nonexistent/nginx_502lint/directives.py")
+    from_resources = directives.Directives.load()
+    assert from_resources.versions() == from_file.versions()
+    assert from_resources.names() == from_file.names()
