@@ -129,7 +129,7 @@ def _check_proxy(ctx: RuleContext, site: PassSite, tcp: list[BackendAddress], ad
         _report_proxy_to_grpc(ctx, site, grpc[0])
 
 
-@lru_cache(maxsize=1024)  # big trees ask about the same few upstream and host names for every site
+@lru_cache(maxsize=65536)  # big trees ask about the same upstream and host names for every site
 def _grpc_name(name: str | None) -> bool:
     words = [w for w in _WORD_BREAK.split((name or "").lower()) if w]
     if not any(w.startswith("grpc") for w in words):

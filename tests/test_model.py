@@ -3,7 +3,11 @@ from __future__ import annotations
 
 from nginx_502lint.lint import Input, load_inputs
 from nginx_502lint.engine import LintSettings
-from nginx_502lint.model import Model, parse_target
+import ipaddress
+
+import pytest
+
+from nginx_502lint.model import Model, is_ip, parse_target
 
 
 def model_of(text: str) -> Model:
@@ -117,3 +121,16 @@ def test_pass_target_finds_its_upstream_whatever_the_case() -> None:
                      "server { location / { proxy_pass http://backend; } } }\n")
     [site] = model.pass_sites
     assert site.target.upstream is model.upstreams["Backend"]
+
+
+@pytest.mark.parametrize("host", [
+    "127.0.0.1", "[::1]", "::1", "::ffff:10.0.0.1", "fe80::1%eth0", "10.0.0", "1.2.3.4.5", "256.0.0.1",
+    "01.2.3.4", "localhost", "app-1", "0x7f.0.0.1", "1.2.3.4 ", "", "[", "1e3", "١٢٣.1.1.1", "..", "2001:db8::",
+])
+def test_is_ip_agrees_with_ipaddress_including_its_shortcut_for_names(host: str) -> None:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        expected = True
+    except ValueError:
+        expected = False
+    assert is_ip(host) is expected

@@ -54,7 +54,7 @@ def ip_of(host: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | N
     return _parse_ip(host.strip("[]"))
 
 
-@lru_cache(maxsize=4096)  # pure, and several U rules ask about every address of a big tree
+@lru_cache(maxsize=65536)  # pure, and several U rules ask about every address of a big tree
 def _parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     if ":" not in text and not _DOTTED_DIGITS.fullmatch(text):
         return None  # neither a dotted quad nor IPv6 (which has a colon): spares the ValueError

@@ -130,10 +130,16 @@ class Target:
         return {"http": 80, "https": 443, "grpc": 80, "grpcs": 443}.get(self.scheme or "")
 
 
-@lru_cache(maxsize=4096)  # pure, and big trees ask about the same few hosts for every site
+_DIGITS_AND_DOTS = re.compile(r"[0-9.]+")
+
+
+@lru_cache(maxsize=65536)  # pure, and rules ask about every host of a big tree several times
 def is_ip(host: str) -> bool:
+    text = host.strip("[]")
+    if ":" not in text and not _DIGITS_AND_DOTS.fullmatch(text):
+        return False  # neither IPv6 (has a colon) nor a dotted quad: spares ipaddress its ValueError
     try:
-        ipaddress.ip_address(host.strip("[]"))
+        ipaddress.ip_address(text)
     except ValueError:
         return False
     return True

@@ -68,7 +68,7 @@ def has_script(raw: str) -> bool:
     return "$" in raw
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=65536)
 def parse_pass(module: str, raw: str) -> PassUrl:
     prefix, default_port = _prefix_of(module, raw)
     if not prefix and module in _PREFIX_REQUIRED:
@@ -169,7 +169,7 @@ def _parse_inet6(url: PassUrl, text: str, uri_part: bool, default_port: int) -> 
     return _parsed(url, text[: close + 1], port, no_port, uri, False, True)
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=65536)
 def _is_ipv4(host: str) -> bool:
     # inet_addr()-style dotted quad only; anything else is a name resolved at start-up.
     if not _DOTTED_DIGITS.fullmatch(host):
@@ -181,7 +181,7 @@ def _is_ipv4(host: str) -> bool:
     return True
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=65536)
 def _is_ipv6(text: str) -> bool:
     if "%" in text:  # nginx's ngx_inet6_addr() knows no zone ids
         return False

@@ -18,7 +18,7 @@ NGX_MAX_OFF_T_VALUE = 2**63 - 1
 # Big configs repeat a few spellings ("60s", "16k") tens of thousands of times and
 # several rules read each one; the parsers are pure, so their answers are kept.
 # Invalid values raise and are not kept: they are rare.
-_memoised = lru_cache(maxsize=4096)
+_memoised = lru_cache(maxsize=65536)
 
 # One memory page on x86-64 Linux: the default of *_buffer_size and of each *_buffers buffer.
 PAGE_SIZE_DEFAULT = 4096
