@@ -457,8 +457,11 @@ class Model:
         innermost level that sets any, because such a level inherits none.
         """
         # Rules ask this for every pass site and several names; the model never
-        # changes, so the answer of each level that has blocks inside (http,
-        # server, ...) is computed once and shared by all the blocks below it.
+        # changes, so an answer is stored at the level that gives it (the one
+        # that sets the directive, or the top for a default) when that level
+        # has blocks inside, and every block below finds it there within a
+        # few hops. Levels that only pass an answer down do not store a copy:
+        # on big trees those copies were most of what the rules kept in memory.
         # Innermost blocks are not stored: there are many and each is cheap.
         # Keys hold the node itself, not id(): a temporary node a rule makes
         # could reuse the id of another.
@@ -478,7 +481,7 @@ class Model:
             if answers is not None:
                 setting = answers.get(name)
                 if setting is not None:
-                    break
+                    return setting
             unanswered.append(level)
             index = block_index.get(level)
             if index is None:
@@ -498,13 +501,12 @@ class Model:
             level = level.parent
         if setting is None:
             setting = Setting(name, (), default)
-        shared = self._shared_levels
-        for level in unanswered:
-            if level in shared:
-                answers = cache.get(level)
-                if answers is None:
-                    answers = cache[level] = {}
-                answers[name] = setting
+        answered_at = unanswered[-1]  # where it is set, or the top of the scope
+        if answered_at in self._shared_levels:
+            answers = cache.get(answered_at)
+            if answers is None:
+                answers = cache[answered_at] = {}
+            answers[name] = setting
         return setting
 
     def _inheritance(self, name: str) -> tuple[frozenset[str] | None, str | None]:
