@@ -406,6 +406,7 @@ def _plural(count: int, word: str, plural: str | None = None) -> str:
 def _emit(report: Report, format_name: str, output: str | None, statistics: bool, color: ColorMode) -> None:
     """The chosen report to stdout or --output, and the text report wherever a person reads it."""
     from .reporters import render
+    from .reporters.text import iter_render
     from .reporters.text import statistics as statistics_table
     from .reporters.text import summary_line
 
@@ -414,7 +415,10 @@ def _emit(report: Report, format_name: str, output: str | None, statistics: bool
     if output:
         try:
             with open(output, "w", encoding="utf-8") as handle:
-                handle.write(render(format_name, report))
+                if format_name == "text":
+                    handle.writelines(iter_render(report))
+                else:
+                    handle.write(render(format_name, report))
         except OSError as error:
             raise fail(f"--output {output}: {error.strerror or error}")
         if format_name == "text":  # the findings are in the file; the terminal gets the summary
@@ -424,7 +428,7 @@ def _emit(report: Report, format_name: str, output: str | None, statistics: bool
             sys.stdout.write(render("text", for_humans))
         sys.stdout.write(f"{format_name} report written to {output}\n")
     elif format_name == "text":
-        sys.stdout.write(render("text", for_humans))
+        sys.stdout.writelines(iter_render(for_humans))
     else:
         sys.stdout.write(render(format_name, report))
         human = sys.stderr  # stdout carries the machine-readable report

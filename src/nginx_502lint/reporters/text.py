@@ -2,7 +2,7 @@
 the offending source line, the mechanism and the fix."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterator
 
 from ..findings import Finding, Severity
 from . import Report
@@ -15,24 +15,38 @@ def _paint(text: str, code: str, color: bool) -> str:
 
 
 def render(report: Report) -> str:
+    return "".join(iter_render(report))
+
+
+def iter_render(report: Report) -> Iterator[str]:
+    """The report line by line, so the CLI writes it as it is made: on a big tree
+    the whole text (and the list of its lines) would otherwise sit in memory at
+    the peak, next to the tree and the findings."""
     color = report.color
     probe = report.extras.get("probe")
     diagnosis = report.extras.get("diagnosis")
-    out: list[str] = []
+    wrote = False
     if report.files or diagnosis is None:  # `--log` alone lints nothing: no "0 files" line
         for finding in report.findings:
-            out.extend(_finding_lines(finding, report.source(finding.file), color, probe))
-        out.append(summary_line(report.findings, len(report.files), color))
-    out.extend(report.notes)
+            for line in _finding_lines(finding, report.source(finding.file), color, probe):
+                yield line + "\n"
+        yield summary_line(report.findings, len(report.files), color) + "\n"
+        wrote = True
+    for note in report.notes:
+        yield note + "\n"
+        wrote = True
     if probe is not None:
         from ..probe import render_probe_text
 
-        out.extend(["", render_probe_text(probe).rstrip("\n")])
+        yield "\n" + render_probe_text(probe).rstrip("\n") + "\n"
+        wrote = True
     if diagnosis is not None:
         from ..diagnose_text import render_diagnosis_text
 
-        out.extend([*([""] if out else []), render_diagnosis_text(diagnosis, color=color).rstrip("\n")])
-    return "\n".join(out) + "\n"
+        yield ("\n" if wrote else "") + render_diagnosis_text(diagnosis, color=color).rstrip("\n") + "\n"
+        wrote = True
+    if not wrote:
+        yield "\n"
 
 
 def statistics(findings: list[Finding]) -> str:
