@@ -6,8 +6,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 from .dump import looks_like_dump, split_dump
 from .engine import LintSettings, Registry
-from .findings import Finding, LintResult
-from .model import Model
+from .findings import LintResult
 from .parse import EncodingProblem, FileSystem, InputError, Loader, ParsedConfig, decode_config_bytes, display_path
 from .suppress import apply_suppressions
 
@@ -38,15 +37,6 @@ class Input:
         return (self.path, self.text) == (other.path, other.text)
 
     __hash__ = None  # type: ignore[assignment]  # mutable, as it was as a dataclass
-
-
-class Linted:
-    __slots__ = ("config", "model", "findings")
-
-    def __init__(self, config: ParsedConfig, model: Model, findings: list[Finding] | None = None) -> None:
-        self.config = config
-        self.model = model
-        self.findings: list[Finding] = [] if findings is None else findings
 
 
 def read_stdin_input(data: bytes, stdin_filename: str | None) -> Input:
